@@ -1,0 +1,77 @@
+"""The API process: a Starlette app served by uvicorn.
+
+Stateless by design: every request reads what it needs from Redis or storage,
+so any number of copies can sit behind a round-robin load balancer.
+Run it with `uvicorn api.app:create_app --factory`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from redis import asyncio as aioredis
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from api import health, status, waste
+from api.openapi import build_openapi
+from api.responses import MsgspecResponse, handle_service_error
+from jobs.errors import DependencyError, ServiceError
+from jobs.lifecycle import JobLifecycle
+from jobs.messages import Messages
+from jobs.settings import Settings, load_settings_or_exit
+from jobs.storage import PhotoStorage
+from jobs.connection import connect_redis
+
+logger = logging.getLogger(__name__)
+
+
+async def openapi_document(request: Request) -> Response:
+    return MsgspecResponse(request.app.state.openapi)
+
+
+ROUTES = [
+    Route("/api/v1/waste/analyze", waste.analyze, methods=["POST"]),
+    Route("/api/v1/waste/jobs/{job_id}/start", waste.start, methods=["POST"]),
+    Route("/api/v1/waste/jobs/{job_id}", waste.cancel, methods=["DELETE"]),
+    Route("/api/v1/waste/status/{job_id}", status.get_status, methods=["GET"]),
+    Route("/health", health.health, methods=["GET"]),
+    Route("/ready", health.ready, methods=["GET"]),
+    Route("/openapi.json", openapi_document, methods=["GET"]),
+]
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or load_settings_or_exit()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        messages = Messages.load()
+        async_redis = aioredis.Redis.from_url(
+            settings.redis_url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=15
+        )
+        sync_redis = connect_redis(settings)
+        storage = PhotoStorage(settings)
+        try:
+            storage.ensure_bucket()
+        except DependencyError as err:
+            # Start anyway: /ready reports the storage until it answers.
+            logger.warning("storage bucket not checked at start-up: %s", err)
+        app.state.settings = settings
+        app.state.messages = messages
+        app.state.redis = async_redis
+        app.state.storage = storage
+        app.state.lifecycle = JobLifecycle(sync_redis, settings, messages)
+        app.state.openapi = build_openapi()
+        logger.info("api ready queue=%s bucket=%s", settings.queue_name, settings.s3_bucket)
+        try:
+            yield
+        finally:
+            await async_redis.aclose()
+            sync_redis.close()
+
+    return Starlette(routes=ROUTES, lifespan=lifespan, exception_handlers={ServiceError: handle_service_error})

@@ -1,0 +1,243 @@
+"""The job endpoints: create, start, cancel.
+
+Job creation comes in two forms on one path. JSON (or an empty body) returns a
+presigned upload descriptor and waits for `start`; an image body (raw
+`image/*` or multipart with a `file` field) is stored and queued at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+import redis
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import Response
+
+from api.bodies import JSON_BODY_LIMIT_BYTES, read_capped
+from api.responses import MsgspecResponse
+from api.status import JOB_ID_PATTERN, fetch_status, status_response
+from jobs.documents import AnalyzeRequest, AnalyzeResponse, Locale, analyze_request_decoder
+from jobs.errors import DependencyError, RequestError
+from jobs.imaging import SNIFF_BYTES, sniff_format
+from jobs.lifecycle import JobLifecycle, new_job_id
+from jobs.storage import PhotoStorage, object_key
+
+# Multipart adds boundaries and part headers around the photo.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+def _status_url(job_id: str) -> str:
+    return f"/api/v1/waste/status/{job_id}"
+
+
+def _accepted(body: AnalyzeResponse) -> Response:
+    return MsgspecResponse(
+        body, status_code=202, headers={"Location": body.status_url, "Cache-Control": "no-store"}
+    )
+
+
+def _parse_json_request(body: bytes) -> AnalyzeRequest:
+    if not body.strip():
+        return AnalyzeRequest()
+    try:
+        return analyze_request_decoder.decode(body)
+    except msgspec.ValidationError as err:
+        raise RequestError("invalid_request", http_status=422, detail=str(err)) from err
+    except msgspec.DecodeError as err:
+        raise RequestError("invalid_json", http_status=400, detail=str(err)) from err
+
+
+def _query_request(request: Request) -> AnalyzeRequest:
+    """Read `lat`, `lon` and `locale` from the query string of the image-body form."""
+    params: dict[str, Any] = {}
+    for name in ("lat", "lon"):
+        raw = request.query_params.get(name)
+        if raw is not None and raw != "":
+            try:
+                params[name] = float(raw)
+            except ValueError as err:
+                raise RequestError("invalid_request", http_status=422, detail=f"{name} must be a number, got {raw!r}") from err
+    if "locale" in request.query_params:
+        params["locale"] = request.query_params["locale"]
+    try:
+        return msgspec.convert(params, AnalyzeRequest)
+    except msgspec.ValidationError as err:
+        raise RequestError("invalid_request", http_status=422, detail=str(err)) from err
+
+
+def _check_location(parsed: AnalyzeRequest) -> None:
+    if (parsed.lat is None) != (parsed.lon is None):
+        raise RequestError("invalid_request", http_status=422, detail="lat and lon must be sent together")
+
+
+async def analyze(request: Request) -> Response:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type.startswith("image/") or content_type == "application/octet-stream":
+        return await _analyze_image_body(request)
+    if content_type == "multipart/form-data":
+        return await _analyze_multipart(request)
+    if content_type not in ("", "application/json"):
+        raise RequestError("unsupported_media_type", http_status=415, detail=content_type)
+
+    body = await read_capped(request, JSON_BODY_LIMIT_BYTES)
+    parsed = _parse_json_request(body)
+    _check_location(parsed)
+    settings = request.app.state.settings
+    if parsed.size is not None and parsed.size > settings.max_upload_bytes:
+        raise RequestError(
+            "upload_too_large",
+            http_status=413,
+            size=parsed.size,
+            limit=settings.max_upload_bytes,
+            limit_mib=f"{settings.max_upload_bytes / 1048576:g}",
+        )
+
+    job_id = new_job_id()
+    key = object_key(job_id)
+    lifecycle: JobLifecycle = request.app.state.lifecycle
+    storage: PhotoStorage = request.app.state.storage
+    upload = storage.presign_upload(key, dt.datetime.now(dt.UTC))
+    await _call_queue(lifecycle.create, job_id, key, parsed.locale, parsed.lat, parsed.lon)
+    return _accepted(
+        AnalyzeResponse(
+            job_id=job_id,
+            status="awaiting_upload",  # type: ignore[arg-type]
+            status_url=_status_url(job_id),
+            poll_interval_ms=settings.poll_interval_ms,
+            upload=upload,
+        ),
+    )
+
+
+async def _analyze_image_body(request: Request) -> Response:
+    settings = request.app.state.settings
+    parsed = _query_request(request)
+    _check_location(parsed)
+    data = await read_capped(request, settings.max_upload_bytes, code="upload_too_large")
+    return await _store_and_queue(request, data, parsed)
+
+
+async def _analyze_multipart(request: Request) -> Response:
+    settings = request.app.state.settings
+    parsed = _query_request(request)
+    _check_location(parsed)
+    await read_capped(request, settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES, code="upload_too_large")
+    async with request.form(max_files=1, max_fields=8) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise RequestError("invalid_request", http_status=422, detail="multipart body must have a `file` field")
+        data = await upload.read(settings.max_upload_bytes + 1)
+    if len(data) > settings.max_upload_bytes:
+        raise RequestError(
+            "upload_too_large",
+            http_status=413,
+            size=f">{settings.max_upload_bytes}",
+            limit=settings.max_upload_bytes,
+            limit_mib=f"{settings.max_upload_bytes / 1048576:g}",
+        )
+    return await _store_and_queue(request, data, parsed)
+
+
+async def _store_and_queue(request: Request, data: bytes, parsed: AnalyzeRequest) -> Response:
+    settings = request.app.state.settings
+    if not data:
+        raise RequestError("upload_empty", http_status=422)
+    image_format = sniff_format(data[:SNIFF_BYTES])
+    if image_format is None:
+        raise RequestError("unsupported_image", http_status=415)
+
+    job_id = new_job_id()
+    key = object_key(job_id)
+    lifecycle: JobLifecycle = request.app.state.lifecycle
+    storage: PhotoStorage = request.app.state.storage
+    await run_in_threadpool(storage.write, key, data, image_format.content_type)
+    await _call_queue(lifecycle.create, job_id, key, parsed.locale, parsed.lat, parsed.lon)
+    await _call_queue(lifecycle.enqueue, job_id)
+    return _accepted(
+        AnalyzeResponse(
+            job_id=job_id,
+            status="queued",  # type: ignore[arg-type]
+            status_url=_status_url(job_id),
+            poll_interval_ms=settings.poll_interval_ms,
+        ),
+    )
+
+
+async def start(request: Request) -> Response:
+    job_id = _job_id(request)
+    settings = request.app.state.settings
+    lifecycle: JobLifecycle = request.app.state.lifecycle
+    storage: PhotoStorage = request.app.state.storage
+
+    state = await _call_queue(lifecycle.require_state, job_id)
+    if state.status.value != "awaiting_upload":
+        return await _status_now(request, job_id)
+
+    request_args = await _call_queue(lifecycle.request_of, job_id)
+    info = await run_in_threadpool(storage.stat, request_args.object_key)
+    if info is None:
+        raise RequestError("upload_missing", http_status=409, job_id=job_id)
+    if info.size == 0:
+        await run_in_threadpool(storage.delete, request_args.object_key)
+        raise RequestError("upload_empty", http_status=422)
+    if info.size > settings.max_upload_bytes:
+        await run_in_threadpool(storage.delete, request_args.object_key)
+        raise RequestError(
+            "upload_too_large",
+            http_status=413,
+            size=info.size,
+            limit=settings.max_upload_bytes,
+            limit_mib=f"{settings.max_upload_bytes / 1048576:g}",
+        )
+    head = await run_in_threadpool(storage.read, request_args.object_key, SNIFF_BYTES)
+    if sniff_format(head) is None:
+        await run_in_threadpool(storage.delete, request_args.object_key)
+        locale: Locale = state.locale
+        message = request.app.state.messages.error(locale, "unsupported_image")
+        await _call_queue(lifecycle.fail, job_id, "unsupported_image", message)
+        raise RequestError("unsupported_image", http_status=415)
+
+    await _call_queue(lifecycle.enqueue, job_id)
+    return await _status_now(request, job_id, status_code=202)
+
+
+async def cancel(request: Request) -> Response:
+    job_id = _job_id(request)
+    lifecycle: JobLifecycle = request.app.state.lifecycle
+    storage: PhotoStorage = request.app.state.storage
+
+    before = await _call_queue(lifecycle.require_state, job_id)
+    after = await _call_queue(lifecycle.cancel, job_id)
+    if after.status.value == "canceled" and before.status.value in ("awaiting_upload", "queued"):
+        # No worker will run this job, so nobody else deletes its upload.
+        try:
+            await run_in_threadpool(storage.delete, object_key(job_id))
+        except DependencyError:
+            pass
+    return await _status_now(request, job_id, status_code=202)
+
+
+async def _status_now(request: Request, job_id: str, status_code: int = 202) -> Response:
+    state = request.app.state
+    document = await fetch_status(state.redis, job_id, state.settings.queue_name, state.settings.poll_interval_ms)
+    return status_response(request, document, status_code=status_code)
+
+
+def _job_id(request: Request) -> str:
+    job_id: str = request.path_params["job_id"]
+    if not JOB_ID_PATTERN.fullmatch(job_id):
+        raise RequestError("job_not_found", http_status=404, job_id=job_id[:64])
+    return job_id
+
+
+async def _call_queue(function: Any, *args: Any) -> Any:
+    """Run a synchronous RQ call in the thread pool, mapping a lost Redis to 503."""
+    try:
+        return await run_in_threadpool(function, *args)
+    except (redis.ConnectionError, redis.TimeoutError) as err:
+        raise DependencyError("queue_unavailable", detail=str(err)) from err
+

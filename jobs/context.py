@@ -1,0 +1,86 @@
+"""What a worker process builds once at start-up and every job it runs shares.
+
+RQ calls a job function by its import path with only the job's arguments, so
+the worker installs its context here after start-up (after any fork) and the
+job function takes it from `active_context()`. All members are safe to share
+between the threads of a concurrent worker.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+
+from jobs.bins import BinFinder
+from jobs.cache import ResultCache
+from jobs.catalogue import Catalogue
+from jobs.feedback import FeedbackProvider, OfflineFeedback
+from jobs.messages import Messages
+from jobs.settings import Settings
+from jobs.storage import PhotoStorage
+from jobs.vision import OfflineVision, VisionProvider
+
+logger = logging.getLogger(__name__)
+
+
+class WorkerContext:
+    def __init__(
+        self,
+        settings: Settings,
+        connection: redis.Redis,
+        storage: PhotoStorage,
+        catalogue: Catalogue,
+        messages: Messages,
+        vision: VisionProvider,
+        feedback: FeedbackProvider,
+        cache: ResultCache,
+        bins: BinFinder,
+    ) -> None:
+        self.settings = settings
+        self.connection = connection
+        self.storage = storage
+        self.catalogue = catalogue
+        self.messages = messages
+        self.vision = vision
+        self.feedback = feedback
+        self.cache = cache
+        self.bins = bins
+
+
+def build_context(settings: Settings, connection: redis.Redis) -> WorkerContext:
+    catalogue = Catalogue.load()
+    messages = Messages.load()
+    vision, feedback = build_providers(settings, catalogue, messages)
+    logger.info("worker providers vision=%s feedback=%s", vision.name, feedback.name)
+    return WorkerContext(
+        settings=settings,
+        connection=connection,
+        storage=PhotoStorage(settings),
+        catalogue=catalogue,
+        messages=messages,
+        vision=vision,
+        feedback=feedback,
+        cache=ResultCache(connection, ttl_s=settings.job_ttl_s * 24),
+        bins=BinFinder.load(connection),
+    )
+
+
+def build_providers(settings: Settings, catalogue: Catalogue, messages: Messages) -> tuple[VisionProvider, FeedbackProvider]:
+    # NOTE: the Claude, on-device and simulated providers plug in here; until
+    # they exist every setting runs the offline pair, which says so in `provider`.
+    return OfflineVision(catalogue, messages), OfflineFeedback(catalogue, messages)
+
+
+_active: WorkerContext | None = None
+
+
+def install_context(context: WorkerContext) -> None:
+    global _active
+    _active = context
+
+
+def active_context() -> WorkerContext:
+    if _active is None:
+        raise RuntimeError("no worker context installed: run jobs through `python -m jobs.worker`")
+    return _active

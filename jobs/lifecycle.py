@@ -1,0 +1,156 @@
+"""Creating, starting and canceling jobs: the API's side of RQ.
+
+These calls use RQ's synchronous API, so the API runs them in its thread pool;
+the status poll, the hot path, never comes here.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+import msgspec
+import redis
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+from rq.serializers import JSONSerializer
+
+from jobs import keys
+from jobs.documents import JobError, JobRequest, JobState, Locale
+from jobs.errors import RequestError
+from jobs.messages import Messages
+from jobs.progress import initial_state, read_state, utc_now_iso, write_state
+from jobs.settings import Settings
+from jobs.stages import JobStatus, Stage
+
+logger = logging.getLogger(__name__)
+
+JOB_FUNCTION = "jobs.pipeline.run_job"
+# RQ stops a job this long after the job deadline, as a last resort; the
+# pipeline's own deadlines end it first with a clearer error code.
+RQ_TIMEOUT_MARGIN_S = 30
+
+
+def new_job_id() -> str:
+    return secrets.token_hex(16)
+
+
+class JobLifecycle:
+    def __init__(self, connection: redis.Redis, settings: Settings, messages: Messages) -> None:
+        self._connection = connection
+        self._settings = settings
+        self._messages = messages
+        self._queue = Queue(settings.queue_name, connection=connection, serializer=JSONSerializer)
+
+    @property
+    def queue(self) -> Queue:
+        return self._queue
+
+    def create(self, job_id: str, object_key: str, locale: Locale, lat: float | None, lon: float | None) -> JobState:
+        """Store a new job awaiting its upload; it expires with the job TTL if never started."""
+        settings = self._settings
+        request = JobRequest(
+            job_id=job_id, object_key=object_key, locale=locale, lat=lat, lon=lon, created_at=utc_now_iso()
+        )
+        state = initial_state(JobStatus.AWAITING_UPLOAD, Stage.UPLOAD, self._messages.stage(locale, "upload"), locale)
+        job = Job.create(
+            JOB_FUNCTION,
+            args=[msgspec.to_builtins(request)],
+            id=job_id,
+            connection=self._connection,
+            serializer=JSONSerializer,
+            timeout=settings.job_deadline_s + RQ_TIMEOUT_MARGIN_S,
+            result_ttl=settings.job_ttl_s,
+            failure_ttl=settings.job_ttl_s,
+            ttl=settings.job_ttl_s,
+            meta=msgspec.to_builtins(state),
+            origin=self._queue.name,
+        )
+        with self._connection.pipeline() as pipe:
+            job.save(pipeline=pipe)
+            pipe.expire(job.key, settings.job_ttl_s)
+            pipe.set(keys.tombstone_key(job_id), "1", ex=keys.JOB_TOMBSTONE_TTL_S)
+            pipe.execute()
+        logger.info("job created job_id=%s locale=%s has_location=%s", job_id, locale, lat is not None)
+        return state
+
+    def enqueue(self, job_id: str) -> JobState:
+        """Queue the job once; a repeated call returns the current state unchanged."""
+        settings = self._settings
+        if not self._connection.set(keys.started_key(job_id), "1", nx=True, ex=settings.job_ttl_s):
+            return self.require_state(job_id)
+        try:
+            job = Job.fetch(job_id, connection=self._connection, serializer=JSONSerializer)
+            current = msgspec.convert(job.meta, JobState)
+            sequence = int(self._connection.incr(keys.enqueued_count_key(self._queue.name)))
+            state = msgspec.structs.replace(
+                current,
+                status=JobStatus.QUEUED,
+                stage=Stage.QUEUE,
+                message=self._messages.stage(current.locale, "queue"),
+                queue_sequence=sequence,
+                updated_at=utc_now_iso(),
+            )
+            job.meta = msgspec.to_builtins(state)
+            self._queue.enqueue_job(job)
+        except BaseException:
+            self._connection.delete(keys.started_key(job_id))
+            raise
+        logger.info("job queued job_id=%s sequence=%d", job_id, sequence)
+        return state
+
+    def cancel(self, job_id: str) -> JobState:
+        """Ask the job to stop; a queued job is removed from the queue at once."""
+        state = self.require_state(job_id)
+        if state.status.ended:
+            raise RequestError(
+                "job_already_ended", http_status=409, job_id=job_id, status=state.status.value
+            )
+        self._connection.set(keys.cancel_key(job_id), "1", ex=self._settings.job_ttl_s)
+        if state.status == JobStatus.STARTED:
+            # The worker stops at its next stage boundary and writes `canceled` itself.
+            logger.info("job cancel requested job_id=%s status=started", job_id)
+            return state
+        try:
+            Job.fetch(job_id, connection=self._connection, serializer=JSONSerializer).cancel()
+        except NoSuchJobError:
+            pass
+        canceled = msgspec.structs.replace(
+            state,
+            status=JobStatus.CANCELED,
+            message=self._messages.stage(state.locale, "canceled"),
+            error=JobError(code="canceled", message=self._messages.error(state.locale, "canceled")),
+            updated_at=utc_now_iso(),
+        )
+        write_state(self._connection, job_id, canceled)
+        self._connection.expire(keys.job_key(job_id), self._settings.job_ttl_s)
+        logger.info("job canceled job_id=%s status=%s", job_id, state.status.value)
+        return canceled
+
+    def fail(self, job_id: str, code: str, message: str) -> JobState:
+        """End a job that never reached a worker, such as one whose upload is not an image."""
+        state = self.require_state(job_id)
+        failed = msgspec.structs.replace(
+            state,
+            status=JobStatus.FAILED,
+            message=self._messages.stage(state.locale, "failed"),
+            error=JobError(code=code, message=message),
+            updated_at=utc_now_iso(),
+        )
+        write_state(self._connection, job_id, failed)
+        self._connection.set(keys.started_key(job_id), "1", ex=self._settings.job_ttl_s)
+        logger.info("job failed before queueing job_id=%s code=%s", job_id, code)
+        return failed
+
+    def require_state(self, job_id: str) -> JobState:
+        state = read_state(self._connection, job_id)
+        if state is None:
+            code = "job_expired" if self._connection.exists(keys.tombstone_key(job_id)) else "job_not_found"
+            raise RequestError(code, http_status=404, job_id=job_id)
+        return state
+
+    def request_of(self, job_id: str) -> JobRequest:
+        job = Job.fetch(job_id, connection=self._connection, serializer=JSONSerializer)
+        return msgspec.convert(job.args[0], JobRequest)
+

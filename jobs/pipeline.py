@@ -1,0 +1,168 @@
+"""The job itself: download → cache → preprocess → vision → feedback → bins → done.
+
+`run_job` is what RQ calls. Each stage reports progress before it starts its
+work; the job ends as `finished`, `failed` with a code, or `canceled`, and the
+upload is deleted in every case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+
+import msgspec
+
+from jobs import keys
+from jobs.cache import CachedAnswer, cache_context
+from jobs.context import WorkerContext, active_context
+from jobs.documents import Bin, CacheInfo, Feedback, JobRequest, Result, WasteAnswer
+from jobs.errors import DependencyError, JobCanceled, JobFailure
+from jobs.imaging import prepare_photo
+from jobs.progress import ProgressReporter
+from jobs.stages import (
+    FEEDBACK_LAST_PROGRESS,
+    STAGE_START_PROGRESS,
+    VISION_LAST_PROGRESS,
+    VISION_PARSED_PROGRESS,
+    Stage,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def run_job(request: dict[str, object]) -> str:
+    """RQ entry point: run the pipeline for one job and return its final status."""
+    job_request = msgspec.convert(request, JobRequest)
+    return WastePipeline(active_context(), job_request).run()
+
+
+class WastePipeline:
+    def __init__(self, context: WorkerContext, request: JobRequest) -> None:
+        self._context = context
+        self._request = request
+        self._job_id = request.job_id
+        self._locale = request.locale
+        self._reporter = ProgressReporter(context.connection, context.messages, request.job_id, request.locale)
+        self._started_at = time.monotonic()
+
+    def run(self) -> str:
+        context = self._context
+        context.connection.incr(keys.taken_count_key(context.settings.queue_name))
+        self._reporter.begin()
+        logger.info("job started job_id=%s", self._job_id)
+        try:
+            result = self._run_stages()
+        except JobCanceled:
+            self._reporter.fail("canceled", context.messages.error(self._locale, "canceled"))
+            self._log_end("canceled")
+            return "canceled"
+        except JobFailure as err:
+            self._reporter.fail(err.code, context.messages.error(self._locale, err.code, **err.values))
+            self._log_end("failed", err.code)
+            raise
+        except DependencyError as err:
+            self._reporter.fail(err.code, context.messages.error(self._locale, err.code))
+            self._log_end("failed", err.code)
+            raise
+        except Exception:
+            self._reporter.fail("internal_error", context.messages.error(self._locale, "internal_error"))
+            logger.exception("job failed on an unexpected error job_id=%s", self._job_id)
+            raise
+        finally:
+            self._delete_upload()
+
+        self._reporter.finish(result)
+        self._log_end("finished")
+        return "finished"
+
+    def _run_stages(self) -> Result:
+        context = self._context
+        reporter = self._reporter
+
+        reporter.enter(Stage.DOWNLOAD)
+        data = context.storage.read(self._request.object_key)
+
+        reporter.enter(Stage.CACHE)
+        sha256 = hashlib.sha256(data).hexdigest()
+        cache_key_context = cache_context(
+            context.catalogue.version, context.vision.name, context.feedback.name, self._locale
+        )
+        cached = context.cache.lookup_exact(cache_key_context, sha256)
+
+        reporter.enter(Stage.PREPROCESS)
+        photo = prepare_photo(data, context.settings.max_image_pixels)
+        del data
+
+        if cached is not None:
+            waste, feedback, cache_info = cached.waste, cached.feedback, CacheInfo(hit=True, match="exact", distance=0)
+            reporter.advance(Stage.FEEDBACK, FEEDBACK_LAST_PROGRESS, "feedback")
+        else:
+            waste = self._recognise(photo)
+            feedback = self._advise(waste)
+            cache_info = CacheInfo(hit=False)
+            if waste.provider == context.vision.name and feedback.provider == context.feedback.name:
+                # Fallback answers are not cached: the better provider may answer next time.
+                context.cache.store(cache_key_context, sha256, CachedAnswer(waste=waste, feedback=feedback))
+
+        reporter.enter(Stage.BINS)
+        bins, bins_note = self._find_bins(waste)
+
+        reporter.enter(Stage.DONE)
+        return Result(
+            waste=waste,
+            feedback=feedback,
+            bins=bins,
+            cache=cache_info,
+            bins_note=bins_note,
+            timings_ms=dict(reporter.timings_ms),
+        )
+
+    def _recognise(self, photo) -> WasteAnswer:  # type: ignore[no-untyped-def]
+        reporter = self._reporter
+        reporter.enter(Stage.VISION, "vision")
+        start = STAGE_START_PROGRESS[Stage.VISION]
+        span = VISION_PARSED_PROGRESS - 1 - start
+
+        def on_progress(fraction: float) -> None:
+            reporter.advance(Stage.VISION, start + round(span * min(max(fraction, 0.0), 1.0)))
+
+        answer = self._context.vision.recognise(photo, self._locale, on_progress)
+        reporter.advance(Stage.VISION, VISION_PARSED_PROGRESS, "vision_parse")
+        reporter.advance(Stage.VISION, VISION_LAST_PROGRESS, "vision_parse")
+        return answer
+
+    def _advise(self, waste: WasteAnswer) -> Feedback:
+        reporter = self._reporter
+        reporter.enter(Stage.FEEDBACK, "feedback")
+        start = STAGE_START_PROGRESS[Stage.FEEDBACK]
+        span = FEEDBACK_LAST_PROGRESS - start
+
+        def on_progress(fraction: float) -> None:
+            reporter.advance(Stage.FEEDBACK, start + round(span * min(max(fraction, 0.0), 1.0)))
+
+        return self._context.feedback.advise(waste, self._locale, on_progress)
+
+    def _find_bins(self, waste: WasteAnswer) -> tuple[list[Bin], str | None]:
+        context = self._context
+        request = self._request
+        if request.lat is None or request.lon is None:
+            return [], context.messages.bins_note(self._locale, "no_location")
+        category_note = context.bins.category_note(waste.category, self._locale)
+        found = context.bins.nearby(waste.category, request.lat, request.lon)
+        if found is None:
+            return [], context.messages.bins_note(self._locale, "no_index")
+        if not found:
+            return [], category_note or context.messages.bins_note(self._locale, "none_nearby")
+        return found, category_note
+
+    def _delete_upload(self) -> None:
+        try:
+            self._context.storage.delete(self._request.object_key)
+        except DependencyError:
+            # The bucket's lifecycle rule removes it later; the job's outcome stands.
+            logger.warning("upload not deleted job_id=%s; the lifecycle rule will expire it", self._job_id)
+
+    def _log_end(self, outcome: str, code: str | None = None) -> None:
+        elapsed_ms = round((time.monotonic() - self._started_at) * 1000)
+        logger.info("job %s job_id=%s code=%s elapsed_ms=%d", outcome, self._job_id, code or "-", elapsed_ms)
