@@ -18,6 +18,7 @@ from jobs.catalogue import Catalogue
 from jobs.feedback import FeedbackProvider, OfflineFeedback
 from jobs.messages import Messages
 from jobs.settings import Settings
+from jobs.simulated import SimulatedFeedback, SimulatedVision
 from jobs.storage import PhotoStorage
 from jobs.vision import OfflineVision, VisionProvider
 
@@ -67,8 +68,13 @@ def build_context(settings: Settings, connection: redis.Redis) -> WorkerContext:
 
 
 def build_providers(settings: Settings, catalogue: Catalogue, messages: Messages) -> tuple[VisionProvider, FeedbackProvider]:
-    # NOTE: the Claude, on-device and simulated providers plug in here; until
-    # they exist every setting runs the offline pair, which says so in `provider`.
+    if settings.ai_provider == "simulated":
+        return (
+            SimulatedVision(catalogue, settings.simulated_vision_s),
+            SimulatedFeedback(catalogue, messages, settings.simulated_feedback_s),
+        )
+    # NOTE: the Claude and on-device providers plug in here; until they exist
+    # the other settings run the offline pair, which says so in `provider`.
     return OfflineVision(catalogue, messages), OfflineFeedback(catalogue, messages)
 
 

@@ -45,6 +45,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     queue_name: str
     port: int
     trusted_proxies: tuple[str, ...]
+    simulated_vision_s: tuple[float, float]
+    simulated_feedback_s: tuple[float, float]
     log_level: str
 
 
@@ -88,6 +90,20 @@ def _endpoint(environ: Mapping[str, str], name: str, default: str) -> tuple[str,
     if not separator or scheme not in ("http", "https") or not host or "/" in host.rstrip("/"):
         raise SettingsError(f"{name} must be a URL like http://127.0.0.1:9000, got {raw!r}")
     return host.rstrip("/"), scheme == "https"
+
+
+def _seconds_range(environ: Mapping[str, str], name: str, default: tuple[float, float]) -> tuple[float, float]:
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    low, separator, high = raw.partition("-")
+    try:
+        bounds = (float(low), float(high if separator else low))
+    except ValueError:
+        raise SettingsError(f"{name} must be seconds or a range like 2-5, got {raw!r}") from None
+    if bounds[0] < 0 or bounds[1] < bounds[0]:
+        raise SettingsError(f"{name} must be a non-negative range low-high, got {raw!r}")
+    return bounds
 
 
 def _default_provider(api_key: str | None) -> AiProviderName:
@@ -134,6 +150,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         queue_name=_text(environ, "QUEUE_NAME", "waste"),
         port=_integer(environ, "PORT", 8000, minimum=1),
         trusted_proxies=proxies,
+        simulated_vision_s=_seconds_range(environ, "SIMULATED_VISION_SECONDS", (2.0, 5.0)),
+        simulated_feedback_s=_seconds_range(environ, "SIMULATED_FEEDBACK_SECONDS", (3.0, 8.0)),
         log_level=_text(environ, "LOG_LEVEL", "INFO").upper(),
     )
 
