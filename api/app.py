@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api import health, status, waste
+from api import bins, health, status, waste
 from api.openapi import build_openapi
 from api.responses import MsgspecResponse, handle_service_error
 from jobs.errors import DependencyError, ServiceError
@@ -25,6 +25,7 @@ from jobs.lifecycle import JobLifecycle
 from jobs.messages import Messages
 from jobs.settings import Settings, load_settings_or_exit
 from jobs.storage import PhotoStorage
+from jobs.bins import BinFinder
 from jobs.connection import connect_redis
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ ROUTES = [
     Route("/api/v1/waste/jobs/{job_id}/start", waste.start, methods=["POST"]),
     Route("/api/v1/waste/jobs/{job_id}", waste.cancel, methods=["DELETE"]),
     Route("/api/v1/waste/status/{job_id}", status.get_status, methods=["GET"]),
+    Route("/api/v1/bins/nearby", bins.nearby, methods=["GET"]),
     Route("/health", health.health, methods=["GET"]),
     Route("/ready", health.ready, methods=["GET"]),
     Route("/openapi.json", openapi_document, methods=["GET"]),
@@ -66,6 +68,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.redis = async_redis
         app.state.storage = storage
         app.state.lifecycle = JobLifecycle(sync_redis, settings, messages)
+        app.state.bins = BinFinder.load(sync_redis, messages)
         app.state.openapi = build_openapi()
         logger.info("api ready queue=%s bucket=%s", settings.queue_name, settings.s3_bucket)
         try:

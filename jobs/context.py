@@ -63,7 +63,7 @@ def build_context(settings: Settings, connection: redis.Redis) -> WorkerContext:
         vision=vision,
         feedback=feedback,
         cache=ResultCache(connection, ttl_s=settings.job_ttl_s * 24),
-        bins=BinFinder.load(connection),
+        bins=BinFinder.load(connection, messages),
     )
 
 

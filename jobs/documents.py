@@ -201,3 +201,19 @@ class JobRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 json_encoder = msgspec.json.Encoder()
 job_state_decoder = msgspec.json.Decoder(JobState)
 analyze_request_decoder = msgspec.json.Decoder(AnalyzeRequest)
+
+
+class NearbyQuery(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Query of GET /api/v1/bins/nearby."""
+
+    lat: Latitude
+    lon: Longitude
+    category: WasteCategory
+    radius_m: Annotated[int, msgspec.Meta(ge=1, le=5000)] = 1000
+    limit: Annotated[int, msgspec.Meta(ge=1, le=50)] = 5
+    locale: Locale = "ko"
+
+
+class NearbyResponse(msgspec.Struct, kw_only=True):
+    bins: list[Bin]
+    note: str | None = None

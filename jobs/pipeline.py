@@ -148,13 +148,8 @@ class WastePipeline:
         request = self._request
         if request.lat is None or request.lon is None:
             return [], context.messages.bins_note(self._locale, "no_location")
-        category_note = context.bins.category_note(waste.category, self._locale)
-        found = context.bins.nearby(waste.category, request.lat, request.lon)
-        if found is None:
-            return [], context.messages.bins_note(self._locale, "no_index")
-        if not found:
-            return [], category_note or context.messages.bins_note(self._locale, "none_nearby")
-        return found, category_note
+        answer = context.bins.search(waste.category, request.lat, request.lon, self._locale)
+        return answer.bins, answer.note
 
     def _delete_upload(self) -> None:
         try:

@@ -7,6 +7,7 @@ over sockets, with real servers. `make run` uses honcho instead (scripts/run_loc
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import httpx
 from scripts.local_services import (
     LOCAL_S3_ACCESS_KEY,
     LOCAL_S3_SECRET_KEY,
+    REPO_ROOT,
     Service,
     free_port,
     http_ok,
@@ -46,6 +48,16 @@ class LocalStack:
         self.s3_port = free_port()
         self.s3 = start_s3(self.s3_port, self.log_dir / "s3.log")
         return self
+
+    def load_bins(self) -> None:
+        """Run the release step: load the collection-point dataset into Redis."""
+        subprocess.run(
+            [sys.executable, "-m", "scripts.load_bins", "--wait"],
+            env=self.env(),
+            check=True,
+            capture_output=True,
+            cwd=REPO_ROOT,
+        )
 
     @property
     def redis_url(self) -> str:

@@ -39,6 +39,7 @@ def infrastructure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSt
     """Redis and S3 shared by the session's default stack."""
     stack = LocalStack(tmp_path_factory.mktemp("stack"), redis_url=os.environ.get("REDIS_URL"))
     stack.start_infrastructure()
+    stack.load_bins()
     yield stack
     stack.stop()
 
