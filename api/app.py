@@ -17,9 +17,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from api import bins, health, status, waste
+from api import advice, bins, demo, docs, health, status, waste
+from api.idempotency import IdempotencyStore
 from api.openapi import build_openapi
 from api.responses import MsgspecResponse, handle_service_error
+from jobs.catalogue import Catalogue
 from jobs.errors import DependencyError, ServiceError
 from jobs.lifecycle import JobLifecycle
 from jobs.messages import Messages
@@ -40,10 +42,15 @@ ROUTES = [
     Route("/api/v1/waste/jobs/{job_id}/start", waste.start, methods=["POST"]),
     Route("/api/v1/waste/jobs/{job_id}", waste.cancel, methods=["DELETE"]),
     Route("/api/v1/waste/status/{job_id}", status.get_status, methods=["GET"]),
+    Route("/api/v1/waste/advice", advice.advice, methods=["GET"]),
     Route("/api/v1/bins/nearby", bins.nearby, methods=["GET"]),
     Route("/health", health.health, methods=["GET"]),
     Route("/ready", health.ready, methods=["GET"]),
+    Route("/metrics", health.metrics, methods=["GET"]),
     Route("/openapi.json", openapi_document, methods=["GET"]),
+    Route("/docs", docs.docs_page, methods=["GET"]),
+    Route("/demo", demo.demo_page, methods=["GET"]),
+    Route("/static/{name}", demo.static_asset, methods=["GET"]),
 ]
 
 
@@ -53,6 +60,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         messages = Messages.load()
+        catalogue = Catalogue.load()
         async_redis = aioredis.Redis.from_url(
             settings.redis_url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=15
         )
@@ -69,7 +77,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.storage = storage
         app.state.lifecycle = JobLifecycle(sync_redis, settings, messages)
         app.state.bins = BinFinder.load(sync_redis, messages)
+        app.state.catalogue = catalogue
         app.state.openapi = build_openapi()
+        app.state.docs_page = docs.render_docs(app.state.openapi)
+        app.state.demo = demo.DemoAssets.load(catalogue)
+        app.state.idempotency = IdempotencyStore(async_redis, ttl_s=settings.job_ttl_s)
+        app.state.storage_probe = health.StorageProbe(storage)
         logger.info("api ready queue=%s bucket=%s", settings.queue_name, settings.s3_bucket)
         try:
             yield

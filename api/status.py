@@ -7,18 +7,22 @@ document, so every API copy gives the same one for the same state.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
+import time
 
 import msgspec
 from redis import asyncio as aioredis
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from api.responses import MsgspecResponse
 from jobs import keys
-from jobs.documents import StatusDocument, job_state_decoder
+from jobs.documents import JobState, StatusDocument, job_state_decoder
 from jobs.errors import DependencyError, RequestError
+from jobs.lifecycle import STALE_STARTED_S, JobLifecycle
 from jobs.stages import JobStatus
 
 JOB_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
@@ -38,7 +42,24 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
     return any(candidate.strip().removeprefix("W/") == bare for candidate in if_none_match.split(","))
 
 
-async def fetch_status(connection: aioredis.Redis, job_id: str, queue_name: str, poll_interval_ms: int) -> StatusDocument:
+def _may_be_stuck(state: JobState, no_worker_timeout_s: int) -> bool:
+    """Cheap check on the poll path: is the state old enough that its job may be stuck?"""
+    if state.status == JobStatus.QUEUED:
+        threshold_s = no_worker_timeout_s
+    elif state.status == JobStatus.STARTED:
+        threshold_s = STALE_STARTED_S
+    else:
+        return False
+    return time.time() - dt.datetime.fromisoformat(state.updated_at).timestamp() > threshold_s
+
+
+async def fetch_status(
+    connection: aioredis.Redis,
+    job_id: str,
+    queue_name: str,
+    poll_interval_ms: int,
+    lifecycle: JobLifecycle | None = None,
+) -> StatusDocument:
     if not JOB_ID_PATTERN.fullmatch(job_id):
         raise RequestError("job_not_found", http_status=404, job_id=job_id[:64])
     try:
@@ -53,6 +74,8 @@ async def fetch_status(connection: aioredis.Redis, job_id: str, queue_name: str,
         raise DependencyError("queue_unavailable", detail=str(err)) from err
 
     state = job_state_decoder.decode(raw_state)
+    if lifecycle is not None and _may_be_stuck(state, lifecycle.no_worker_timeout_s):
+        state = await run_in_threadpool(lifecycle.recover_if_stuck, job_id, state)
     queue_position = None
     if state.status == JobStatus.QUEUED and state.queue_sequence is not None:
         # An estimate: jobs ahead of this one that were canceled still count.
@@ -69,6 +92,7 @@ async def fetch_status(connection: aioredis.Redis, job_id: str, queue_name: str,
         error=state.error,
         updated_at=state.updated_at,
         poll_interval_ms=poll_interval_ms,
+        attempt=state.attempt,
     )
 
 
@@ -85,6 +109,10 @@ def status_response(request: Request, document: StatusDocument, status_code: int
 async def get_status(request: Request) -> Response:
     state = request.app.state
     document = await fetch_status(
-        state.redis, request.path_params["job_id"], state.settings.queue_name, state.settings.poll_interval_ms
+        state.redis,
+        request.path_params["job_id"],
+        state.settings.queue_name,
+        state.settings.poll_interval_ms,
+        state.lifecycle,
     )
     return status_response(request, document)

@@ -18,6 +18,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from api.bodies import JSON_BODY_LIMIT_BYTES, read_capped
+from api.clients import client_identity, enforce_rate_limit
+from api.idempotency import fingerprint, validate_key
 from api.responses import MsgspecResponse
 from api.status import JOB_ID_PATTERN, fetch_status, status_response
 from jobs.documents import AnalyzeRequest, AnalyzeResponse, Locale, analyze_request_decoder
@@ -34,7 +36,7 @@ def _status_url(job_id: str) -> str:
     return f"/api/v1/waste/status/{job_id}"
 
 
-def _accepted(body: AnalyzeResponse) -> Response:
+def _accepted(body: AnalyzeResponse) -> MsgspecResponse:
     return MsgspecResponse(
         body, status_code=202, headers={"Location": body.status_url, "Cache-Control": "no-store"}
     )
@@ -75,18 +77,48 @@ def _check_location(parsed: AnalyzeRequest) -> None:
 
 
 async def analyze(request: Request) -> Response:
+    app_state = request.app.state
+    settings = app_state.settings
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type.startswith("image/") or content_type == "application/octet-stream":
-        return await _analyze_image_body(request)
-    if content_type == "multipart/form-data":
-        return await _analyze_multipart(request)
-    if content_type not in ("", "application/json"):
+        body = await read_capped(request, settings.max_upload_bytes, code="upload_too_large")
+    elif content_type == "multipart/form-data":
+        body = await read_capped(request, settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES, code="upload_too_large")
+    elif content_type in ("", "application/json"):
+        body = await read_capped(request, JSON_BODY_LIMIT_BYTES)
+    else:
         raise RequestError("unsupported_media_type", http_status=415, detail=content_type)
 
-    body = await read_capped(request, JSON_BODY_LIMIT_BYTES)
+    key_header = request.headers.get("idempotency-key")
+    key_hash = validate_key(key_header) if key_header is not None else None
+    body_fingerprint = fingerprint(content_type, request.url.query, body)
+    if key_hash is not None:
+        replay = await app_state.idempotency.reserve(key_hash, body_fingerprint)
+        if replay is not None:
+            return _accepted(msgspec.json.decode(replay, type=AnalyzeResponse))
+
+    try:
+        client = client_identity(request, settings.trusted_proxies)
+        await enforce_rate_limit(app_state.redis, client, settings.rate_limit_per_minute)
+        if content_type == "multipart/form-data":
+            response = await _analyze_multipart(request)
+        elif content_type in ("", "application/json"):
+            response = await _analyze_json(request, body)
+        else:
+            response = await _store_and_queue(request, body, _query_request(request))
+    except BaseException:
+        if key_hash is not None:
+            await app_state.idempotency.release(key_hash)
+        raise
+    if key_hash is not None:
+        await app_state.idempotency.complete(key_hash, body_fingerprint, response.body)
+    return response
+
+
+async def _analyze_json(request: Request, body: bytes) -> Response:
+    settings = request.app.state.settings
     parsed = _parse_json_request(body)
     _check_location(parsed)
-    settings = request.app.state.settings
     if parsed.size is not None and parsed.size > settings.max_upload_bytes:
         raise RequestError(
             "upload_too_large",
@@ -95,6 +127,9 @@ async def analyze(request: Request) -> Response:
             limit=settings.max_upload_bytes,
             limit_mib=f"{settings.max_upload_bytes / 1048576:g}",
         )
+    # Presigning needs no network, so ask the store whether it answers: a phone
+    # should not upload into a store that is down.
+    await request.app.state.storage_probe.require()
 
     job_id = new_job_id()
     key = object_key(job_id)
@@ -113,19 +148,9 @@ async def analyze(request: Request) -> Response:
     )
 
 
-async def _analyze_image_body(request: Request) -> Response:
-    settings = request.app.state.settings
-    parsed = _query_request(request)
-    _check_location(parsed)
-    data = await read_capped(request, settings.max_upload_bytes, code="upload_too_large")
-    return await _store_and_queue(request, data, parsed)
-
-
 async def _analyze_multipart(request: Request) -> Response:
     settings = request.app.state.settings
     parsed = _query_request(request)
-    _check_location(parsed)
-    await read_capped(request, settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES, code="upload_too_large")
     async with request.form(max_files=1, max_fields=8) as form:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
@@ -144,6 +169,7 @@ async def _analyze_multipart(request: Request) -> Response:
 
 async def _store_and_queue(request: Request, data: bytes, parsed: AnalyzeRequest) -> Response:
     settings = request.app.state.settings
+    _check_location(parsed)
     if not data:
         raise RequestError("upload_empty", http_status=422)
     image_format = sniff_format(data[:SNIFF_BYTES])
@@ -223,7 +249,9 @@ async def cancel(request: Request) -> Response:
 
 async def _status_now(request: Request, job_id: str, status_code: int = 202) -> Response:
     state = request.app.state
-    document = await fetch_status(state.redis, job_id, state.settings.queue_name, state.settings.poll_interval_ms)
+    document = await fetch_status(
+        state.redis, job_id, state.settings.queue_name, state.settings.poll_interval_ms, state.lifecycle
+    )
     return status_response(request, document, status_code=status_code)
 
 

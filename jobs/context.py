@@ -52,7 +52,7 @@ class WorkerContext:
 def build_context(settings: Settings, connection: redis.Redis) -> WorkerContext:
     catalogue = Catalogue.load()
     messages = Messages.load()
-    vision, feedback = build_providers(settings, catalogue, messages)
+    vision, feedback = build_providers(settings, connection, catalogue, messages)
     logger.info("worker providers vision=%s feedback=%s", vision.name, feedback.name)
     return WorkerContext(
         settings=settings,
@@ -67,14 +67,46 @@ def build_context(settings: Settings, connection: redis.Redis) -> WorkerContext:
     )
 
 
-def build_providers(settings: Settings, catalogue: Catalogue, messages: Messages) -> tuple[VisionProvider, FeedbackProvider]:
+def build_providers(
+    settings: Settings, connection: redis.Redis, catalogue: Catalogue, messages: Messages
+) -> tuple[VisionProvider, FeedbackProvider]:
     if settings.ai_provider == "simulated":
         return (
             SimulatedVision(catalogue, settings.simulated_vision_s),
             SimulatedFeedback(catalogue, messages, settings.simulated_feedback_s),
         )
-    # NOTE: the Claude and on-device providers plug in here; until they exist
-    # the other settings run the offline pair, which says so in `provider`.
+    if settings.ai_provider == "anthropic":
+        # Imported here: the SDK takes a second or two to import, which only
+        # workers that call Claude should pay.
+        from jobs.ai_guard import AiGuard
+        from jobs.claude import ToolCallRunner, make_client
+        from jobs.claude_feedback import ClaudeFeedback
+        from jobs.claude_vision import ClaudeVision
+
+        runner = ToolCallRunner(
+            make_client(settings),
+            AiGuard.from_settings(connection, settings),
+            model=settings.anthropic_model,
+            max_tokens=settings.anthropic_max_tokens,
+        )
+        fallback_on = settings.ai_fallback
+        return (
+            ClaudeVision(
+                runner,
+                catalogue,
+                messages,
+                deadline_s=settings.ai_vision_deadline_s,
+                fallback=OfflineVision(catalogue, messages) if fallback_on else None,
+            ),
+            ClaudeFeedback(
+                runner,
+                catalogue,
+                deadline_s=settings.ai_feedback_deadline_s,
+                fallback=OfflineFeedback(catalogue, messages) if fallback_on else None,
+            ),
+        )
+    # NOTE: the on-device provider plugs in here. Until it exists, the other
+    # settings run the offline pair, which names itself in `provider`.
     return OfflineVision(catalogue, messages), OfflineFeedback(catalogue, messages)
 
 

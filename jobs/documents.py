@@ -13,7 +13,11 @@ import msgspec
 from jobs.stages import JobStatus, Stage
 
 Locale = Literal["ko", "en"]
-Latitude = Annotated[float, msgspec.Meta(ge=-90.0, le=90.0, description="WGS84 latitude in degrees")]
+# Redis GEO indexes latitudes only within +-85.05112878 degrees (the Web Mercator
+# limit), so coordinates outside it are rejected at the API.
+Latitude = Annotated[
+    float, msgspec.Meta(ge=-85.05112878, le=85.05112878, description="WGS84 latitude in degrees")
+]
 Longitude = Annotated[float, msgspec.Meta(ge=-180.0, le=180.0, description="WGS84 longitude in degrees")]
 JobId = Annotated[str, msgspec.Meta(pattern="^[0-9a-f]{32}$", description="Unguessable job id")]
 
@@ -182,6 +186,7 @@ class StatusDocument(msgspec.Struct, kw_only=True):
     error: JobError | None = None
     updated_at: str
     poll_interval_ms: int
+    attempt: Annotated[int, msgspec.Meta(ge=1, description="2 once a job was retried after losing its worker")] = 1
 
 
 # --- Job arguments ---------------------------------------------------------
@@ -206,14 +211,34 @@ analyze_request_decoder = msgspec.json.Decoder(AnalyzeRequest)
 class NearbyQuery(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Query of GET /api/v1/bins/nearby."""
 
-    lat: Latitude
-    lon: Longitude
-    category: WasteCategory
-    radius_m: Annotated[int, msgspec.Meta(ge=1, le=5000)] = 1000
-    limit: Annotated[int, msgspec.Meta(ge=1, le=50)] = 5
-    locale: Locale = "ko"
+    lat: Annotated[Latitude, msgspec.Meta(examples=[37.5665])]
+    lon: Annotated[Longitude, msgspec.Meta(examples=[126.978])]
+    category: Annotated[
+        WasteCategory, msgspec.Meta(description="Waste category; mapped to the bin types that accept it", examples=["battery"])
+    ]
+    radius_m: Annotated[int, msgspec.Meta(ge=1, le=5000, description="Search radius in metres")] = 1000
+    limit: Annotated[int, msgspec.Meta(ge=1, le=50, description="Maximum number of bins returned")] = 5
+    locale: Annotated[Locale, msgspec.Meta(description="Language of the note")] = "ko"
 
 
 class NearbyResponse(msgspec.Struct, kw_only=True):
     bins: list[Bin]
     note: str | None = None
+
+
+class AdviceQuery(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Query of GET /api/v1/waste/advice: a category the user picked, and where they are."""
+
+    category: Annotated[WasteCategory, msgspec.Meta(description="Waste category the user picked", examples=["clothing"])]
+    lat: Annotated[Latitude, msgspec.Meta(examples=[37.5665])] | None = None
+    lon: Annotated[Longitude, msgspec.Meta(examples=[126.978])] | None = None
+    locale: Annotated[Locale, msgspec.Meta(description="Language of the answer")] = "ko"
+
+
+class AdviceResponse(msgspec.Struct, kw_only=True):
+    """Body of GET /api/v1/waste/advice: the parts of a result that follow from the category."""
+
+    waste: WasteAnswer
+    feedback: Feedback
+    bins: list[Bin]
+    bins_note: str | None = None

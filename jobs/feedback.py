@@ -7,13 +7,13 @@ from typing import Protocol
 from jobs.catalogue import Catalogue
 from jobs.documents import Feedback, Locale, WasteAnswer
 from jobs.messages import Messages
-from jobs.vision import OFFLINE_PROVIDER, ProgressCallback
+from jobs.vision import OFFLINE_PROVIDER, CallContext, ProgressCallback
 
 
 class FeedbackProvider(Protocol):
     name: str
 
-    def advise(self, answer: WasteAnswer, locale: Locale, on_progress: ProgressCallback) -> Feedback:
+    def advise(self, answer: WasteAnswer, locale: Locale, on_progress: ProgressCallback, call: CallContext) -> Feedback:
         """Write advice for `answer` in `locale`; raise JobFailure with an `ai_*` code on failure."""
 
 
@@ -37,6 +37,6 @@ class OfflineFeedback:
         self._catalogue = catalogue
         self._messages = messages
 
-    def advise(self, answer: WasteAnswer, locale: Locale, on_progress: ProgressCallback) -> Feedback:
+    def advise(self, answer: WasteAnswer, locale: Locale, on_progress: ProgressCallback, call: CallContext) -> Feedback:
         on_progress(1.0)
         return catalogue_feedback(self._catalogue, self._messages, answer.category, locale, self.name)

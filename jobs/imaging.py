@@ -104,15 +104,18 @@ def open_upright(data: bytes, max_pixels: int, target_long_edge: int) -> tuple[I
             orientation = image.getexif().get(_ORIENTATION_TAG, 1)
             if image.format == "JPEG":
                 # Decode at 1/2, 1/4 or 1/8 scale when that still covers the target:
-                # far less work than a full decode followed by a resize.
-                image.draft("RGB", (target_long_edge, target_long_edge))
+                # far less work than a full decode followed by a resize. draft()
+                # keeps both sides at least as large as the requested box, so the
+                # box has the photo's own aspect ratio.
+                image.draft("RGB", _draft_box(width, height, target_long_edge))
             image.load()
     except JobFailure:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as err:
         raise JobFailure("image_too_large", detail=str(err), pixels="?", limit=max_pixels) from err
-    except (OSError, SyntaxError, ValueError, EOFError) as err:
-        # Pillow reports truncated and corrupt files as OSError or SyntaxError.
+    except (OSError, SyntaxError, ValueError, EOFError, RuntimeError) as err:
+        # Pillow reports truncated and corrupt files as OSError or SyntaxError;
+        # the AVIF and HEIF decoders raise RuntimeError and ValueError.
         raise JobFailure("image_unreadable", detail=str(err)) from err
 
     if image.mode != "RGB":
@@ -120,6 +123,11 @@ def open_upright(data: bytes, max_pixels: int, target_long_edge: int) -> tuple[I
     for step in _TRANSPOSE_BY_ORIENTATION.get(orientation, ()):
         image = image.transpose(step)
     return image, image_format, (width, height)
+
+
+def _draft_box(width: int, height: int, long_edge: int) -> tuple[int, int]:
+    scale = min(1.0, long_edge / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

@@ -6,8 +6,10 @@ the status poll, the hot path, never comes here.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
+import time
 
 import msgspec
 import redis
@@ -23,6 +25,7 @@ from jobs.messages import Messages
 from jobs.progress import initial_state, read_state, utc_now_iso, write_state
 from jobs.settings import Settings
 from jobs.stages import JobStatus, Stage
+from jobs.supervision import fail_unserved, live_worker_count, reap_abandoned
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +33,10 @@ JOB_FUNCTION = "jobs.pipeline.run_job"
 # RQ stops a job this long after the job deadline, as a last resort; the
 # pipeline's own deadlines end it first with a clearer error code.
 RQ_TIMEOUT_MARGIN_S = 30
+# Three decimals of a degree are at most 111 m of latitude.
+LOCATION_DECIMALS = 3
+# A started job whose state has not changed for this long may have lost its worker.
+STALE_STARTED_S = 10
 
 
 def new_job_id() -> str:
@@ -47,11 +54,22 @@ class JobLifecycle:
     def queue(self) -> Queue:
         return self._queue
 
+    @property
+    def no_worker_timeout_s(self) -> int:
+        return self._settings.no_worker_timeout_s
+
     def create(self, job_id: str, object_key: str, locale: Locale, lat: float | None, lon: float | None) -> JobState:
         """Store a new job awaiting its upload; it expires with the job TTL if never started."""
         settings = self._settings
+        # The job's data keeps coordinates rounded to about 100 m; the precise ones
+        # live in their own key until the bins stage has used them.
         request = JobRequest(
-            job_id=job_id, object_key=object_key, locale=locale, lat=lat, lon=lon, created_at=utc_now_iso()
+            job_id=job_id,
+            object_key=object_key,
+            locale=locale,
+            lat=None if lat is None else round(lat, LOCATION_DECIMALS),
+            lon=None if lon is None else round(lon, LOCATION_DECIMALS),
+            created_at=utc_now_iso(),
         )
         state = initial_state(JobStatus.AWAITING_UPLOAD, Stage.UPLOAD, self._messages.stage(locale, "upload"), locale)
         job = Job.create(
@@ -71,6 +89,8 @@ class JobLifecycle:
             job.save(pipeline=pipe)
             pipe.expire(job.key, settings.job_ttl_s)
             pipe.set(keys.tombstone_key(job_id), "1", ex=keys.JOB_TOMBSTONE_TTL_S)
+            if lat is not None and lon is not None:
+                pipe.set(keys.location_key(job_id), msgspec.json.encode([lat, lon]), ex=settings.job_ttl_s)
             pipe.execute()
         logger.info("job created job_id=%s locale=%s has_location=%s", job_id, locale, lat is not None)
         return state
@@ -142,6 +162,21 @@ class JobLifecycle:
         self._connection.set(keys.started_key(job_id), "1", ex=self._settings.job_ttl_s)
         logger.info("job failed before queueing job_id=%s code=%s", job_id, code)
         return failed
+
+    def recover_if_stuck(self, job_id: str, state: JobState) -> JobState:
+        """Fail a queued or started job that no live worker can finish.
+
+        Workers recover each other's jobs (jobs.supervision); this covers the
+        case where no worker is alive at all, checked when a phone polls.
+        """
+        age_s = time.time() - dt.datetime.fromisoformat(state.updated_at).timestamp()
+        if state.status == JobStatus.QUEUED and age_s > self._settings.no_worker_timeout_s:
+            if live_worker_count(self._connection) == 0:
+                return fail_unserved(self._connection, self._queue, self._messages, job_id, state)
+        elif state.status == JobStatus.STARTED and age_s > STALE_STARTED_S:
+            if live_worker_count(self._connection) == 0:
+                reap_abandoned(self._connection, self._queue, self._messages, allow_retry=False)
+        return read_state(self._connection, job_id) or state
 
     def require_state(self, job_id: str) -> JobState:
         state = read_state(self._connection, job_id)

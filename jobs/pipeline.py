@@ -12,6 +12,7 @@ import logging
 import time
 
 import msgspec
+import redis
 
 from jobs import keys
 from jobs.cache import CachedAnswer, cache_context
@@ -19,6 +20,7 @@ from jobs.context import WorkerContext, active_context
 from jobs.documents import Bin, CacheInfo, Feedback, JobRequest, Result, WasteAnswer
 from jobs.errors import DependencyError, JobCanceled, JobFailure
 from jobs.imaging import prepare_photo
+from jobs.metrics import record_job
 from jobs.progress import ProgressReporter
 from jobs.stages import (
     FEEDBACK_LAST_PROGRESS,
@@ -27,6 +29,7 @@ from jobs.stages import (
     VISION_PARSED_PROGRESS,
     Stage,
 )
+from jobs.vision import CallContext
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ class WastePipeline:
         self._locale = request.locale
         self._reporter = ProgressReporter(context.connection, context.messages, request.job_id, request.locale)
         self._started_at = time.monotonic()
+        self._call = CallContext(job_id=request.job_id, job_deadline_at=self._started_at + context.settings.job_deadline_s)
 
     def run(self) -> str:
         context = self._context
@@ -127,7 +131,7 @@ class WastePipeline:
         def on_progress(fraction: float) -> None:
             reporter.advance(Stage.VISION, start + round(span * min(max(fraction, 0.0), 1.0)))
 
-        answer = self._context.vision.recognise(photo, self._locale, on_progress)
+        answer = self._context.vision.recognise(photo, self._locale, on_progress, self._call)
         reporter.advance(Stage.VISION, VISION_PARSED_PROGRESS, "vision_parse")
         reporter.advance(Stage.VISION, VISION_LAST_PROGRESS, "vision_parse")
         return answer
@@ -141,15 +145,25 @@ class WastePipeline:
         def on_progress(fraction: float) -> None:
             reporter.advance(Stage.FEEDBACK, start + round(span * min(max(fraction, 0.0), 1.0)))
 
-        return self._context.feedback.advise(waste, self._locale, on_progress)
+        return self._context.feedback.advise(waste, self._locale, on_progress, self._call)
 
     def _find_bins(self, waste: WasteAnswer) -> tuple[list[Bin], str | None]:
         context = self._context
         request = self._request
         if request.lat is None or request.lon is None:
             return [], context.messages.bins_note(self._locale, "no_location")
-        answer = context.bins.search(waste.category, request.lat, request.lon, self._locale)
+        lat, lon = self._precise_location(request.lat, request.lon)
+        answer = context.bins.search(waste.category, lat, lon, self._locale)
+        # The precise coordinates are not needed any more; the job keeps the rounded ones.
+        context.connection.delete(keys.location_key(self._job_id))
         return answer.bins, answer.note
+
+    def _precise_location(self, rounded_lat: float, rounded_lon: float) -> tuple[float, float]:
+        raw = self._context.connection.get(keys.location_key(self._job_id))
+        if raw is None:
+            return rounded_lat, rounded_lon
+        lat, lon = msgspec.json.decode(raw, type=tuple[float, float])
+        return lat, lon
 
     def _delete_upload(self) -> None:
         try:
@@ -161,3 +175,7 @@ class WastePipeline:
     def _log_end(self, outcome: str, code: str | None = None) -> None:
         elapsed_ms = round((time.monotonic() - self._started_at) * 1000)
         logger.info("job %s job_id=%s code=%s elapsed_ms=%d", outcome, self._job_id, code or "-", elapsed_ms)
+        try:
+            record_job(self._context.connection, f"{outcome}:{code}" if code else outcome, self._reporter.timings_ms)
+        except (redis.ConnectionError, redis.TimeoutError):
+            logger.warning("job metrics not recorded job_id=%s: Redis unavailable", self._job_id)

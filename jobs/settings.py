@@ -35,6 +35,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     anthropic_max_tokens: int
     ai_provider: AiProviderName
     ai_fallback: bool
+    ai_vision_deadline_s: int
+    ai_feedback_deadline_s: int
+    ai_breaker_failures: int
+    ai_breaker_cooldown_s: int
+    ai_daily_call_budget: int
     max_upload_bytes: int
     max_image_pixels: int
     job_ttl_s: int
@@ -46,6 +51,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     port: int
     trusted_proxies: tuple[str, ...]
     simulated_vision_s: tuple[float, float]
+    shutdown_grace_s: int
+    no_worker_timeout_s: int
+    rate_limit_per_minute: int
     simulated_feedback_s: tuple[float, float]
     log_level: str
 
@@ -140,9 +148,14 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         anthropic_max_tokens=_integer(environ, "ANTHROPIC_MAX_TOKENS", 1024, minimum=64),
         ai_provider=provider,  # type: ignore[arg-type]
         ai_fallback=_boolean(environ, "AI_FALLBACK", True),
+        ai_vision_deadline_s=_integer(environ, "AI_VISION_DEADLINE_SECONDS", 20, minimum=1),
+        ai_feedback_deadline_s=_integer(environ, "AI_FEEDBACK_DEADLINE_SECONDS", 25, minimum=1),
+        ai_breaker_failures=_integer(environ, "AI_BREAKER_FAILURES", 5, minimum=1),
+        ai_breaker_cooldown_s=_integer(environ, "AI_BREAKER_COOLDOWN_SECONDS", 30, minimum=1),
+        ai_daily_call_budget=_integer(environ, "AI_DAILY_CALL_BUDGET", 5000, minimum=0),
         max_upload_bytes=_integer(environ, "MAX_UPLOAD_BYTES", 10 * 1024 * 1024, minimum=1024),
         max_image_pixels=_integer(environ, "MAX_IMAGE_PIXELS", 50_000_000, minimum=1),
-        job_ttl_s=_integer(environ, "JOB_TTL_SECONDS", 3600, minimum=60),
+        job_ttl_s=_integer(environ, "JOB_TTL_SECONDS", 3600, minimum=1),
         job_deadline_s=_integer(environ, "JOB_DEADLINE_SECONDS", 60, minimum=5),
         upload_url_ttl_s=_integer(environ, "UPLOAD_URL_TTL_SECONDS", 900, minimum=60),
         poll_interval_ms=_integer(environ, "POLL_INTERVAL_MS", 500, minimum=100),
@@ -150,6 +163,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         queue_name=_text(environ, "QUEUE_NAME", "waste"),
         port=_integer(environ, "PORT", 8000, minimum=1),
         trusted_proxies=proxies,
+        shutdown_grace_s=_integer(environ, "WORKER_SHUTDOWN_GRACE_SECONDS", 25, minimum=0),
+        no_worker_timeout_s=_integer(environ, "NO_WORKER_TIMEOUT_SECONDS", 30, minimum=1),
+        rate_limit_per_minute=_integer(environ, "RATE_LIMIT_JOBS_PER_MINUTE", 30, minimum=0),
         simulated_vision_s=_seconds_range(environ, "SIMULATED_VISION_SECONDS", (2.0, 5.0)),
         simulated_feedback_s=_seconds_range(environ, "SIMULATED_FEEDBACK_SECONDS", (3.0, 8.0)),
         log_level=_text(environ, "LOG_LEVEL", "INFO").upper(),

@@ -16,7 +16,7 @@ from jobs.documents import Feedback, Locale, WasteAnswer
 from jobs.feedback import catalogue_feedback
 from jobs.imaging import PreparedPhoto
 from jobs.messages import Messages
-from jobs.vision import ProgressCallback
+from jobs.vision import CallContext, ProgressCallback
 
 SIMULATED_PROVIDER = "simulated"
 PROGRESS_TICK_S = 0.25
@@ -41,7 +41,9 @@ class SimulatedVision:
         self._latency_s = latency_s
         self._random = random.Random(seed)
 
-    def recognise(self, photo: PreparedPhoto, locale: Locale, on_progress: ProgressCallback) -> WasteAnswer:
+    def recognise(
+        self, photo: PreparedPhoto, locale: Locale, on_progress: ProgressCallback, call: CallContext
+    ) -> WasteAnswer:
         _sleep_with_progress(self._random.uniform(*self._latency_s), on_progress)
         # Always the same category, so load tests exercise one realistic path.
         return WasteAnswer(
@@ -61,6 +63,6 @@ class SimulatedFeedback:
         self._latency_s = latency_s
         self._random = random.Random(seed)
 
-    def advise(self, answer: WasteAnswer, locale: Locale, on_progress: ProgressCallback) -> Feedback:
+    def advise(self, answer: WasteAnswer, locale: Locale, on_progress: ProgressCallback, call: CallContext) -> Feedback:
         _sleep_with_progress(self._random.uniform(*self._latency_s), on_progress)
         return catalogue_feedback(self._catalogue, self._messages, answer.category, locale, self.name)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+import msgspec
+
 from jobs.catalogue import Catalogue
 from jobs.documents import Locale, WasteAnswer
 from jobs.imaging import PreparedPhoto
@@ -17,10 +19,20 @@ class ProgressCallback(Protocol):
         """Report how far the stage has come, from 0.0 to 1.0."""
 
 
+class CallContext(msgspec.Struct, frozen=True, kw_only=True):
+    """The job a provider call serves, for its logs and deadlines."""
+
+    job_id: str
+    # time.monotonic() value at which the job's deadline (JOB_DEADLINE_SECONDS) passes.
+    job_deadline_at: float
+
+
 class VisionProvider(Protocol):
     name: str
 
-    def recognise(self, photo: PreparedPhoto, locale: Locale, on_progress: ProgressCallback) -> WasteAnswer:
+    def recognise(
+        self, photo: PreparedPhoto, locale: Locale, on_progress: ProgressCallback, call: CallContext
+    ) -> WasteAnswer:
         """Recognise the waste item in `photo`; raise JobFailure with an `ai_*` code on failure."""
 
 
@@ -33,7 +45,9 @@ class OfflineVision:
         self._catalogue = catalogue
         self._messages = messages
 
-    def recognise(self, photo: PreparedPhoto, locale: Locale, on_progress: ProgressCallback) -> WasteAnswer:
+    def recognise(
+        self, photo: PreparedPhoto, locale: Locale, on_progress: ProgressCallback, call: CallContext
+    ) -> WasteAnswer:
         on_progress(1.0)
         return WasteAnswer(
             category="unknown",

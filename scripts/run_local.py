@@ -43,7 +43,7 @@ def build_procfile(env: dict[str, str], port: int) -> str:
         env.setdefault("S3_ACCESS_KEY", LOCAL_S3_ACCESS_KEY)
         env.setdefault("S3_SECRET_KEY", LOCAL_S3_SECRET_KEY)
         lines.append(_line("s3", s3_command(s3_port)))
-    uvicorn = [python, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port)]
+    uvicorn = [python, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1", "--port", str(port), "--no-proxy-headers"]
     bins_loader = Path(REPO_ROOT / "scripts" / "load_bins.py")
     if bins_loader.exists():
         # The bin index is loaded before the API starts taking requests; honcho

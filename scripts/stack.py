@@ -95,6 +95,8 @@ class LocalStack:
             [
                 sys.executable, "-m", "uvicorn", "api.app:create_app", "--factory",
                 "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                # Client addresses come from TRUSTED_PROXIES, not uvicorn's defaults.
+                "--no-proxy-headers",
             ],
             env=self.env(PORT=str(port), **env),
             log_path=self.log_dir / f"api-{index}.log",

@@ -46,8 +46,12 @@ def infrastructure(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSt
 
 @pytest.fixture(scope="session")
 def stack(infrastructure: LocalStack) -> LocalStack:
-    """One API process and one worker with the offline providers."""
-    infrastructure.start_api()
+    """One API process and one worker with the offline providers.
+
+    Every test calls from 127.0.0.1, so the rate limit is raised out of the way;
+    tests/test_bad_input.py checks the limit on a stack of its own.
+    """
+    infrastructure.start_api(RATE_LIMIT_JOBS_PER_MINUTE="100000")
     infrastructure.start_worker()
     return infrastructure
 

@@ -208,4 +208,6 @@ def test_ready_checks_redis_and_storage(api: httpx.Client) -> None:
     response = api.get("/ready")
 
     assert response.status_code == 200
-    assert response.json()["checks"] == {"redis": "ok", "storage": "ok"}
+    assert response.json()["checks"]["redis"] == "ok"
+    assert response.json()["checks"]["storage"] == "ok"
+    assert response.json()["checks"]["workers"] == "1 alive"
