@@ -7,13 +7,16 @@ Redis on purpose always start their own.
 
 from __future__ import annotations
 
+import io
 import os
+import random
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from PIL import Image
 
 from scripts.phone import PhoneClient
 from scripts.stack import LocalStack
@@ -78,6 +81,17 @@ def fresh_stack(tmp_path: Path) -> Iterator[LocalStack]:
 
 def photo_bytes(relative: str) -> bytes:
     return (PHOTOS / relative).read_bytes()
+
+
+def unique_photo(relative: str) -> bytes:
+    """A fixture photo with a few random pixels changed, so no cache holds it."""
+    image = Image.open(PHOTOS / relative).convert("RGB")
+    rng = random.Random()
+    for _ in range(8):
+        image.putpixel((rng.randrange(image.width), rng.randrange(image.height)), (rng.randrange(256), 0, 0))
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue()
 
 
 def assert_progress_never_decreases(documents: list[dict]) -> None:

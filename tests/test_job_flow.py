@@ -6,7 +6,7 @@ import httpx
 from rq.serializers import JSONSerializer  # noqa: F401 - imported to fail early if RQ is missing
 
 from scripts.phone import PhoneClient
-from tests.conftest import HANGUL, assert_progress_never_decreases, photo_bytes
+from tests.conftest import HANGUL, assert_progress_never_decreases, photo_bytes, unique_photo
 
 CATEGORIES = {
     "pet_bottle", "plastic", "vinyl", "paper", "paper_pack", "glass_bottle", "can_metal", "styrofoam",
@@ -16,7 +16,7 @@ JPEG = "naver/2.jpg"
 
 
 def test_presigned_flow_finishes_with_korean_advice(phone: PhoneClient) -> None:
-    documents = phone.run(photo_bytes(JPEG), lat=37.5665, lon=126.9780)
+    documents = phone.run(unique_photo(JPEG), lat=37.5665, lon=126.9780)
 
     final = documents[-1]
     assert final["status"] == "finished"
