@@ -13,11 +13,12 @@ import logging
 import redis
 
 from jobs.bins import BinFinder
-from jobs.cache import ResultCache
+from jobs.cache import NoCache, ResultCache
 from jobs.catalogue import Catalogue
 from jobs.feedback import FeedbackProvider, OfflineFeedback
 from jobs.messages import Messages
 from jobs.settings import Settings
+from jobs.similarity import SimilarIndex
 from jobs.simulated import SimulatedFeedback, SimulatedVision
 from jobs.storage import PhotoStorage
 from jobs.vision import OfflineVision, VisionProvider
@@ -35,7 +36,7 @@ class WorkerContext:
         messages: Messages,
         vision: VisionProvider,
         feedback: FeedbackProvider,
-        cache: ResultCache,
+        cache: ResultCache | NoCache,
         bins: BinFinder,
     ) -> None:
         self.settings = settings
@@ -62,9 +63,18 @@ def build_context(settings: Settings, connection: redis.Redis) -> WorkerContext:
         messages=messages,
         vision=vision,
         feedback=feedback,
-        cache=ResultCache(connection, ttl_s=settings.job_ttl_s * 24),
+        cache=build_cache(settings, connection),
         bins=BinFinder.load(connection, messages),
     )
+
+
+def build_cache(settings: Settings, connection: redis.Redis) -> ResultCache | NoCache:
+    if not settings.cache_enabled:
+        return NoCache()
+    similar = None
+    if settings.cache_similar_max_distance >= 0:
+        similar = SimilarIndex(connection, ttl_s=settings.cache_ttl_s, max_distance=settings.cache_similar_max_distance)
+    return ResultCache(connection, ttl_s=settings.cache_ttl_s, similar=similar)
 
 
 def build_providers(

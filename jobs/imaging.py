@@ -143,6 +143,13 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 def prepare_photo(data: bytes, max_pixels: int, max_long_edge: int = MAX_LONG_EDGE_PX) -> PreparedPhoto:
     """Decode, orient, reduce to `max_long_edge` and re-encode as a metadata-free JPEG."""
     image, image_format, source_size = open_upright(data, max_pixels, max_long_edge)
+    return finish_photo(image, image_format, source_size, max_long_edge)
+
+
+def finish_photo(
+    image: Image.Image, image_format: ImageFormat, source_size: tuple[int, int], max_long_edge: int = MAX_LONG_EDGE_PX
+) -> PreparedPhoto:
+    """Reduce an upright image from `open_upright` and re-encode it without metadata."""
     image = reduce_to(image, max_long_edge)
     # A fresh image carries no EXIF, ICC or XMP: nothing from the upload survives.
     clean = Image.frombytes("RGB", image.size, image.tobytes())

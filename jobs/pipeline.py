@@ -17,9 +17,10 @@ import redis
 from jobs import keys
 from jobs.cache import CachedAnswer, cache_context
 from jobs.context import WorkerContext, active_context
-from jobs.documents import Bin, CacheInfo, Feedback, JobRequest, Result, WasteAnswer
+from jobs.documents import Bin, Feedback, JobRequest, Result, WasteAnswer
 from jobs.errors import DependencyError, JobCanceled, JobFailure
-from jobs.imaging import prepare_photo
+from jobs.imaging import MAX_LONG_EDGE_PX, finish_photo, open_upright
+from jobs.similarity import compute_fingerprint
 from jobs.metrics import record_job
 from jobs.progress import ProgressReporter
 from jobs.stages import (
@@ -89,25 +90,33 @@ class WastePipeline:
 
         reporter.enter(Stage.CACHE)
         sha256 = hashlib.sha256(data).hexdigest()
+        # Decoded once, upright, at the smallest scale the AI needs: the fingerprint
+        # is taken from this image and the preprocess stage reduces it further.
+        image, image_format, source_size = open_upright(data, context.settings.max_image_pixels, MAX_LONG_EDGE_PX)
+        del data
+        fingerprint = compute_fingerprint(image)
         cache_key_context = cache_context(
             context.catalogue.version, context.vision.name, context.feedback.name, self._locale
         )
-        cached = context.cache.lookup_exact(cache_key_context, sha256)
+        cached, cache_info = context.cache.lookup(cache_key_context, sha256, fingerprint)
 
         reporter.enter(Stage.PREPROCESS)
-        photo = prepare_photo(data, context.settings.max_image_pixels)
-        del data
+        photo = finish_photo(image, image_format, source_size)
+        del image
 
         if cached is not None:
-            waste, feedback, cache_info = cached.waste, cached.feedback, CacheInfo(hit=True, match="exact", distance=0)
+            waste, feedback = cached.waste, cached.feedback
             reporter.advance(Stage.FEEDBACK, FEEDBACK_LAST_PROGRESS, "feedback")
         else:
             waste = self._recognise(photo)
+            # The pixels are not needed past vision; freeing them here keeps a
+            # worker with hundreds of jobs waiting on the feedback stage small.
+            del photo
             feedback = self._advise(waste)
-            cache_info = CacheInfo(hit=False)
             if waste.provider == context.vision.name and feedback.provider == context.feedback.name:
                 # Fallback answers are not cached: the better provider may answer next time.
-                context.cache.store(cache_key_context, sha256, CachedAnswer(waste=waste, feedback=feedback))
+                answer = CachedAnswer(waste=waste, feedback=feedback)
+                context.cache.store(cache_key_context, sha256, fingerprint, answer)
 
         reporter.enter(Stage.BINS)
         bins, bins_note = self._find_bins(waste)

@@ -52,6 +52,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     trusted_proxies: tuple[str, ...]
     simulated_vision_s: tuple[float, float]
     shutdown_grace_s: int
+    cache_enabled: bool
+    cache_ttl_s: int
+    cache_similar_max_distance: int
     no_worker_timeout_s: int
     rate_limit_per_minute: int
     simulated_feedback_s: tuple[float, float]
@@ -163,6 +166,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         queue_name=_text(environ, "QUEUE_NAME", "waste"),
         port=_integer(environ, "PORT", 8000, minimum=1),
         trusted_proxies=proxies,
+        cache_enabled=_boolean(environ, "CACHE_ENABLED", True),
+        cache_ttl_s=_integer(environ, "CACHE_TTL_SECONDS", 86400, minimum=1),
+        cache_similar_max_distance=_integer(environ, "CACHE_SIMILAR_MAX_DISTANCE", 6, minimum=-1),
         shutdown_grace_s=_integer(environ, "WORKER_SHUTDOWN_GRACE_SECONDS", 25, minimum=0),
         no_worker_timeout_s=_integer(environ, "NO_WORKER_TIMEOUT_SECONDS", 30, minimum=1),
         rate_limit_per_minute=_integer(environ, "RATE_LIMIT_JOBS_PER_MINUTE", 30, minimum=0),
