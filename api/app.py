@@ -32,6 +32,8 @@ from jobs.connection import connect_redis
 
 logger = logging.getLogger(__name__)
 
+API_REDIS_CONNECTIONS = 2048
+
 
 async def openapi_document(request: Request) -> Response:
     return MsgspecResponse(request.app.state.openapi)
@@ -54,16 +56,24 @@ ROUTES = [
 ]
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None) -> status.PollFastPath:
     settings = settings or load_settings_or_exit()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         messages = Messages.load()
         catalogue = Catalogue.load()
-        async_redis = aioredis.Redis.from_url(
-            settings.redis_url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=15
+        # Polls share this pool. redis-py's default caps it at 100 connections and
+        # raises past that; a blocking pool waits instead but costs about a tenth
+        # of a poll's CPU, so this is a plain pool with a cap far above the
+        # number of requests one process has in flight.
+        async_pool = aioredis.ConnectionPool.from_url(
+            settings.redis_url,
+            max_connections=API_REDIS_CONNECTIONS,
+            socket_connect_timeout=2,
+            socket_timeout=5,
         )
+        async_redis = aioredis.Redis(connection_pool=async_pool)
         sync_redis = connect_redis(settings)
         storage = PhotoStorage(settings)
         try:
@@ -90,4 +100,5 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await async_redis.aclose()
             sync_redis.close()
 
-    return Starlette(routes=ROUTES, lifespan=lifespan, exception_handlers={ServiceError: handle_service_error})
+    app = Starlette(routes=ROUTES, lifespan=lifespan, exception_handlers={ServiceError: handle_service_error})
+    return status.PollFastPath(app)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from redis import asyncio as aioredis
@@ -26,16 +27,19 @@ class StorageProbe:
         self._fresh_s = fresh_s
         self._checked_at = -1e9
         self._error: DependencyError | None = None
+        self._lock = asyncio.Lock()
 
     async def require(self) -> None:
-        now = time.monotonic()
-        if now - self._checked_at > self._fresh_s:
-            try:
-                await run_in_threadpool(self._storage.check)
-                self._error = None
-            except DependencyError as err:
-                self._error = err
-            self._checked_at = time.monotonic()
+        if time.monotonic() - self._checked_at > self._fresh_s:
+            async with self._lock:
+                # Whoever waited on the lock reuses the check that just finished.
+                if time.monotonic() - self._checked_at > self._fresh_s:
+                    try:
+                        await run_in_threadpool(self._storage.check)
+                        self._error = None
+                    except DependencyError as err:
+                        self._error = err
+                    self._checked_at = time.monotonic()
         if self._error is not None:
             raise self._error
 

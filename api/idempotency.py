@@ -19,6 +19,7 @@ from jobs.errors import DependencyError, RequestError
 
 KEY_PATTERN_MAX = 255
 PENDING_WAIT_S = 5.0
+PENDING_TTL_S = 30
 REDIS_ERRORS = (aioredis.ConnectionError, aioredis.TimeoutError, OSError)
 
 
@@ -53,7 +54,10 @@ class IdempotencyStore:
         """Reserve the key for this request, or return the stored response of an earlier one."""
         redis_key = keys.idempotency_key(key_hash)
         try:
-            if await self._connection.set(redis_key, _encoder.encode(IdempotencyRecord(body_fingerprint)), nx=True, ex=self._ttl_s):
+            # A short TTL while pending: if this API process dies mid-request, a
+            # retry can take the key over instead of waiting for the job TTL.
+            pending = _encoder.encode(IdempotencyRecord(body_fingerprint))
+            if await self._connection.set(redis_key, pending, nx=True, ex=PENDING_TTL_S):
                 return None
             deadline = asyncio.get_running_loop().time() + PENDING_WAIT_S
             while True:

@@ -11,15 +11,25 @@ from jobs.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+REDIS_SPARE_CONNECTIONS = 16
+# How long a thread waits for a pooled connection before the call fails.
+POOL_WAIT_S = 5
+
 
 def connect_redis(settings: Settings) -> redis.Redis:
-    return redis.Redis.from_url(
+    # Every job thread may hold a connection, plus the supervisor and the main
+    # loop. redis-py's default pool raises at once past 100 connections; this one
+    # waits for a free connection instead.
+    pool = redis.BlockingConnectionPool.from_url(
         settings.redis_url,
+        max_connections=settings.worker_concurrency + REDIS_SPARE_CONNECTIONS,
+        timeout=POOL_WAIT_S,
         socket_connect_timeout=5,
         socket_keepalive=True,
         health_check_interval=15,
         retry_on_timeout=True,
     )
+    return redis.Redis(connection_pool=pool)
 
 
 def wait_for_redis(connection: redis.Redis, timeout_s: float) -> None:

@@ -37,6 +37,7 @@ RQ_TIMEOUT_MARGIN_S = 30
 LOCATION_DECIMALS = 3
 # A started job whose state has not changed for this long may have lost its worker.
 STALE_STARTED_S = 10
+START_LOCK_TTL_S = 10
 
 
 def new_job_id() -> str:
@@ -98,8 +99,14 @@ class JobLifecycle:
     def enqueue(self, job_id: str) -> JobState:
         """Queue the job once; a repeated call returns the current state unchanged."""
         settings = self._settings
-        if not self._connection.set(keys.started_key(job_id), "1", nx=True, ex=settings.job_ttl_s):
+        # A short lock against two concurrent starts; once queued, the job's own
+        # state answers repeated starts. If this process dies between the lock and
+        # the enqueue, a retry after the lock expires queues the job.
+        if not self._connection.set(keys.started_key(job_id), "1", nx=True, ex=START_LOCK_TTL_S):
             return self.require_state(job_id)
+        current_state = self.require_state(job_id)
+        if current_state.status != JobStatus.AWAITING_UPLOAD:
+            return current_state
         try:
             job = Job.fetch(job_id, connection=self._connection, serializer=JSONSerializer)
             current = msgspec.convert(job.meta, JobState)
@@ -159,7 +166,6 @@ class JobLifecycle:
             updated_at=utc_now_iso(),
         )
         write_state(self._connection, job_id, failed)
-        self._connection.set(keys.started_key(job_id), "1", ex=self._settings.job_ttl_s)
         logger.info("job failed before queueing job_id=%s code=%s", job_id, code)
         return failed
 

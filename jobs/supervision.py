@@ -74,31 +74,24 @@ def reap_abandoned(connection: redis.Redis, queue: Queue, messages: Messages, al
     try:
         registry = queue.started_job_registry
         now = time.time()
-        expired = registry.get_expired_job_ids(now)
-        states: dict[str, JobState] = {}
-        for job_id in expired:
+        outcomes: dict[str, str] = {}
+        for job_id in registry.get_expired_job_ids(now):
             state = read_state(connection, job_id)
             if state is None or state.status != WasteStatus.STARTED:
                 continue
-            states[job_id] = state
             retry = allow_retry and state.attempt < MAX_ATTEMPTS
+            outcome = "retrying" if retry else "worker_lost"
+            # The state is written before the cleanup re-queues the job: once it is
+            # queued, a worker may start it at once and must find the new attempt.
+            _mark(connection, job_id, state, messages, outcome)
             # RQ's cleanup retries a job that has retries left, at the queue's front.
             connection.hset(
                 keys.job_key(job_id),
                 mapping={"retries_left": 1 if retry else 0, "enqueue_at_front_on_retry": 1},
             )
-        registry.cleanup(now)
-
-        outcomes: dict[str, str] = {}
-        for job_id, state in states.items():
-            try:
-                status = Job.fetch(job_id, connection=connection, serializer=queue.serializer).get_status()
-            except Exception:  # noqa: BLE001 - a job deleted meanwhile has nothing left to mark
-                continue
-            outcome = "retrying" if status == JobStatus.QUEUED else "worker_lost"
-            _mark(connection, job_id, state, messages, outcome)
             outcomes[job_id] = outcome
             logger.warning("job recovered from a lost worker job_id=%s outcome=%s attempt=%d", job_id, outcome, state.attempt)
+        registry.cleanup(now)
         return outcomes
     finally:
         connection.delete(keys.REAPER_LOCK_KEY)

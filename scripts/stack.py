@@ -102,8 +102,9 @@ class LocalStack:
             log_path=self.log_dir / f"api-{index}.log",
         ).start()  # fmt: skip
         service.port = port  # type: ignore[attr-defined]
-        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/health"), 30, f"API on port {port}")
+        # Tracked before the wait, so that stop() ends it even when it never comes up.
         self.apis.append(service)
+        wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/health"), 30, f"API on port {port}")
         return service
 
     def start_worker(self, **env: str) -> Service:
