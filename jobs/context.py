@@ -9,6 +9,7 @@ between the threads of a concurrent worker.
 from __future__ import annotations
 
 import logging
+import time
 
 import redis
 
@@ -100,13 +101,14 @@ def build_providers(
             max_tokens=settings.anthropic_max_tokens,
         )
         fallback_on = settings.ai_fallback
+        fallback_vision: VisionProvider = load_local_vision(catalogue, messages) or OfflineVision(catalogue, messages)
         return (
             ClaudeVision(
                 runner,
                 catalogue,
                 messages,
                 deadline_s=settings.ai_vision_deadline_s,
-                fallback=OfflineVision(catalogue, messages) if fallback_on else None,
+                fallback=fallback_vision if fallback_on else None,
             ),
             ClaudeFeedback(
                 runner,
@@ -115,9 +117,25 @@ def build_providers(
                 fallback=OfflineFeedback(catalogue, messages) if fallback_on else None,
             ),
         )
-    # NOTE: the on-device provider plugs in here. Until it exists, the other
-    # settings run the offline pair, which names itself in `provider`.
+    if settings.ai_provider == "local":
+        local = load_local_vision(catalogue, messages)
+        if local is not None:
+            return local, OfflineFeedback(catalogue, messages)
     return OfflineVision(catalogue, messages), OfflineFeedback(catalogue, messages)
+
+
+def load_local_vision(catalogue: Catalogue, messages: Messages) -> VisionProvider | None:
+    """Load the on-device classifier once per worker process, or None when its model is missing."""
+    from jobs.classifier import DEFAULT_MODEL_DIR, LocalClassifier
+    from jobs.local_vision import LocalVision
+
+    if not (DEFAULT_MODEL_DIR / "model.onnx").exists():
+        logger.warning("on-device model missing at %s; vision falls back to the offline provider", DEFAULT_MODEL_DIR)
+        return None
+    started = time.monotonic()
+    vision = LocalVision(LocalClassifier.load(DEFAULT_MODEL_DIR), catalogue, messages)
+    logger.info("on-device model loaded name=%s elapsed_ms=%d", vision.name, (time.monotonic() - started) * 1000)
+    return vision
 
 
 _active: WorkerContext | None = None

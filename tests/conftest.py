@@ -84,11 +84,17 @@ def photo_bytes(relative: str) -> bytes:
 
 
 def unique_photo(relative: str) -> bytes:
-    """A fixture photo with a few random pixels changed, so no cache holds it."""
+    """A random crop of a fixture photo, turned and mirrored at random, so no cache knows it.
+
+    Changing a few pixels would not do: the near-duplicate cache is built to see
+    through that.
+    """
     image = Image.open(PHOTOS / relative).convert("RGB")
     rng = random.Random()
-    for _ in range(8):
-        image.putpixel((rng.randrange(image.width), rng.randrange(image.height)), (rng.randrange(256), 0, 0))
+    width, height = round(image.width * rng.uniform(0.45, 0.6)), round(image.height * rng.uniform(0.45, 0.6))
+    left, top = rng.randrange(image.width - width), rng.randrange(image.height - height)
+    image = image.crop((left, top, left + width, top + height))
+    image = image.transpose(rng.choice(list(Image.Transpose)))
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=90)
     return buffer.getvalue()
