@@ -33,7 +33,7 @@ test: $(DEV_STAMP)
 	$(BIN)/python -m pytest -q
 
 demo: $(RUNTIME_STAMP)
-	$(BIN)/python -m scripts.demo --url http://127.0.0.1:$(PORT) $(if $(PHOTO),--photo "$(PHOTO)")
+	$(BIN)/python -m scripts.demo --url http://127.0.0.1:$(PORT) $(if $(PHOTO),--photo "$(PHOTO)") $(ARGS)
 
 bench: $(DEV_STAMP)
 	$(BIN)/python -m scripts.bench

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 
 from redis import asyncio as aioredis
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -20,7 +21,7 @@ from starlette.routing import Route
 from api import advice, bins, demo, docs, health, status, waste
 from api.idempotency import IdempotencyStore
 from api.openapi import build_openapi
-from api.responses import MsgspecResponse, handle_service_error
+from api.responses import MsgspecResponse, handle_http_error, handle_service_error
 from jobs.catalogue import Catalogue
 from jobs.errors import DependencyError, ServiceError
 from jobs.lifecycle import JobLifecycle
@@ -100,5 +101,5 @@ def create_app(settings: Settings | None = None) -> status.PollFastPath:
             await async_redis.aclose()
             sync_redis.close()
 
-    app = Starlette(routes=ROUTES, lifespan=lifespan, exception_handlers={ServiceError: handle_service_error})
+    app = Starlette(routes=ROUTES, lifespan=lifespan, exception_handlers={ServiceError: handle_service_error, HTTPException: handle_http_error})
     return status.PollFastPath(app)

@@ -6,11 +6,12 @@ import logging
 from typing import Any
 
 import msgspec
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from jobs.documents import ErrorBody, ErrorDocument, Locale
-from jobs.errors import ServiceError
+from jobs.errors import RequestError, ServiceError
 from jobs.messages import Messages
 
 logger = logging.getLogger(__name__)
@@ -50,3 +51,15 @@ async def handle_service_error(request: Request, exc: Exception) -> Response:
     if exc.http_status >= 500:
         logger.warning("request failed path=%s code=%s detail=%s", request.url.path, exc.code, exc.values.get("detail"))
     return error_response(request.app.state.messages, request_locale(request), exc)
+
+
+async def handle_http_error(request: Request, exc: Exception) -> Response:
+    """Answer Starlette's own 404 and 405 with the service's error document."""
+    assert isinstance(exc, HTTPException)
+    code = "not_found" if exc.status_code == 404 else "method_not_allowed" if exc.status_code == 405 else "invalid_request"
+    detail = request.url.path if exc.status_code == 404 else str(exc.detail)
+    error = RequestError(code, http_status=exc.status_code, detail=detail)
+    response = error_response(request.app.state.messages, request_locale(request), error)
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response

@@ -280,3 +280,19 @@ def test_forwarded_address_counts_behind_a_trusted_proxy(fresh_stack: LocalStack
     assert first.status_code == 202
     assert again.status_code == 429
     assert other.status_code == 202
+
+
+def test_unknown_path_answers_json_404(api: httpx.Client) -> None:
+    response = api.get("/api/v1/waste/nothing-here")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert "/api/v1/waste/nothing-here" in response.json()["error"]["message"]
+
+
+def test_wrong_method_answers_json_405(api: httpx.Client) -> None:
+    response = api.put("/api/v1/waste/analyze", params={"locale": "en"})
+
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+    assert "POST" in response.headers["allow"]
