@@ -1,8 +1,9 @@
 """The OpenAPI 3.1 document, generated from the msgspec types the handlers use.
 
 Bodies and query parameters come from the same Structs that validate them.
-The examples are Struct instances too, so an example that no longer fits its
-type fails when this module is imported, not in a client.
+The examples are Struct instances too, so an example with a missing or renamed
+field fails when this module is imported. msgspec does not check field types at
+construction, so tests/test_openapi.py validates every example against its schema.
 """
 
 from __future__ import annotations
