@@ -32,7 +32,7 @@ class StorageProbe:
     async def require(self) -> None:
         if time.monotonic() - self._checked_at > self._fresh_s:
             async with self._lock:
-                # Whoever waited on the lock reuses the check that just finished.
+                # A request that waited on the lock reuses the check that just finished.
                 if time.monotonic() - self._checked_at > self._fresh_s:
                     try:
                         await run_in_threadpool(self._storage.check)

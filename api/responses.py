@@ -29,7 +29,7 @@ class MsgspecResponse(Response):
 
 
 def request_locale(request: Request) -> Locale:
-    """The locale of a request: `?locale=` first, then Accept-Language, else Korean."""
+    """Pick the locale of a request: `?locale=` first, then Accept-Language, else Korean."""
     explicit = request.query_params.get("locale", "").lower()
     if explicit in ("ko", "en"):
         return explicit  # type: ignore[return-value]
@@ -54,9 +54,14 @@ async def handle_service_error(request: Request, exc: Exception) -> Response:
 
 
 async def handle_http_error(request: Request, exc: Exception) -> Response:
-    """Answer Starlette's own 404 and 405 with the service's error document."""
+    """Turn Starlette's own 404 and 405 into the service's error document."""
     assert isinstance(exc, HTTPException)
-    code = "not_found" if exc.status_code == 404 else "method_not_allowed" if exc.status_code == 405 else "invalid_request"
+    if exc.status_code == 404:
+        code = "not_found"
+    elif exc.status_code == 405:
+        code = "method_not_allowed"
+    else:
+        code = "invalid_request"
     detail = request.url.path if exc.status_code == 404 else str(exc.detail)
     error = RequestError(code, http_status=exc.status_code, detail=detail)
     response = error_response(request.app.state.messages, request_locale(request), error)

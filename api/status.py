@@ -1,8 +1,9 @@
 """GET /api/v1/waste/status/{id}: the poll every phone sends twice a second.
 
-One round trip to Redis per poll: the job state from the RQ job hash's `meta`
-field and the queue's taken-count, in one pipeline. The ETag is a hash of the
-document, so every API copy gives the same one for the same state.
+One Redis read per poll: an HGET of the `meta` field of the RQ job hash. Only
+a queued job costs a second read, the queue's taken count behind
+`queue_position`. The ETag is a hash of the document, so every API copy gives
+the same one for the same state.
 """
 
 from __future__ import annotations
@@ -119,8 +120,8 @@ async def fetch_status(
         queue_position = None
         if state.status == JobStatus.QUEUED.value and state.queue_sequence is not None:
             # An estimate: jobs ahead of this one that were canceled still count.
-            taken = await connection.get(keys.taken_count_key(queue_name))
-            queue_position = max(1, state.queue_sequence - int(taken or 0))
+            taken_count = await connection.get(keys.taken_count_key(queue_name))
+            queue_position = max(1, state.queue_sequence - int(taken_count or 0))
     except REDIS_ERRORS as err:
         raise DependencyError("queue_unavailable", detail=str(err)) from err
 
@@ -163,7 +164,7 @@ async def get_status(request: Request) -> Response:
 
 
 def job_id_of(request: Request) -> str:
-    """The job id of a status request, from the router or, on the fast path, the raw path."""
+    """Return the job id of a status request: from the router, or from the raw path on the fast path."""
     job_id = request.path_params.get("job_id")
     if job_id is None:
         job_id = request.url.path.removeprefix(STATUS_PATH_PREFIX)
@@ -171,7 +172,7 @@ def job_id_of(request: Request) -> str:
 
 
 class PollFastPath:
-    """Serves GET /api/v1/waste/status/{id} before Starlette sees the request.
+    """Serves GET /api/v1/waste/status/{id} before Starlette handles the request.
 
     The status poll is most of the traffic. Routing it through Starlette's route
     list and its Request/Response objects cost about 40 % of its CPU (measured

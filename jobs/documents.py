@@ -58,7 +58,7 @@ class AnalyzeRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class UploadDescriptor(msgspec.Struct, kw_only=True):
-    """How the phone uploads the photo straight to storage."""
+    """Upload descriptor: where and how the phone sends the photo straight to storage."""
 
     method: Literal["POST", "PUT"]
     url: str
@@ -99,7 +99,7 @@ class WasteItem(msgspec.Struct, kw_only=True):
 
 
 class WasteAnswer(msgspec.Struct, kw_only=True):
-    """What the vision stage recognised."""
+    """The vision stage's answer: the recognised item and its category."""
 
     category: WasteCategory
     label: str
@@ -157,7 +157,7 @@ class JobError(msgspec.Struct):
 
 
 class JobState(msgspec.Struct, kw_only=True):
-    """What the worker and the API write into the RQ job's `meta` field."""
+    """Job state, as the worker and the API write it into the RQ job's `meta` field."""
 
     status: JobStatus
     progress: Annotated[int, msgspec.Meta(ge=0, le=100)]

@@ -178,7 +178,7 @@ class WastePipeline:
         try:
             self._context.storage.delete(self._request.object_key)
         except DependencyError:
-            # The bucket's lifecycle rule removes it later; the job's outcome stands.
+            # The bucket's lifecycle rule removes it later, so the job's outcome is unchanged.
             logger.warning("upload not deleted job_id=%s; the lifecycle rule will expire it", self._job_id)
 
     def _log_end(self, outcome: str, code: str | None = None) -> None:

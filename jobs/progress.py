@@ -162,6 +162,8 @@ class ProgressReporter:
         write_state(self._connection, self._job_id, self._state)
 
 
+_STAGE_ORDER = {stage: index for index, stage in enumerate(Stage)}
+
+
 def _later_or_same(stage: Stage, than: Stage) -> bool:
-    order = list(Stage)
-    return order.index(stage) >= order.index(than)
+    return _STAGE_ORDER[stage] >= _STAGE_ORDER[than]

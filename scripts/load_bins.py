@@ -4,7 +4,7 @@
 
 The production Procfile runs it as the `release` step; `make run` runs it before
 the API starts. A reload swaps the whole index atomically. It skips the work
-when the index already holds this exact dataset, unless --force is given.
+when the index already contains this exact dataset, unless --force is given.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def main() -> None:
     version = hashlib.sha256(DATASET_PATH.read_bytes()).hexdigest()[:16]
     loaded = connection.get(keys.BINS_VERSION_KEY)
     if loaded is not None and loaded.decode() == version and not args.force:
-        logger.info("bin index already holds dataset version=%s; nothing to do", version)
+        logger.info("bin index already contains dataset version=%s, nothing to load", version)
         return
 
     started = time.monotonic()
