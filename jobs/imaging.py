@@ -9,6 +9,7 @@ every image derived from the upload.
 from __future__ import annotations
 
 import enum
+import functools
 import io
 import warnings
 
@@ -74,15 +75,26 @@ def sniff_format(head: bytes) -> ImageFormat | None:
 class PreparedPhoto:
     """The upload decoded, upright, stripped of metadata and reduced for the AI."""
 
-    def __init__(self, image: Image.Image, jpeg: bytes, source_format: ImageFormat, source_size: tuple[int, int]):
+    def __init__(self, image: Image.Image, source_format: ImageFormat, source_size: tuple[int, int]):
         self.image = image
-        self.jpeg = jpeg
         self.source_format = source_format
         self.source_size = source_size
 
     @property
     def size(self) -> tuple[int, int]:
         return self.image.size
+
+    @functools.cached_property
+    def jpeg(self) -> bytes:
+        """The photo as a JPEG, encoded on first use.
+
+        Only a provider that sends the photo away needs it (the on-device and
+        simulated ones read the pixels), and encoding takes about as long as
+        decoding, so it is not done up front.
+        """
+        buffer = io.BytesIO()
+        self.image.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=False)
+        return buffer.getvalue()
 
 
 def open_upright(data: bytes, max_pixels: int, target_long_edge: int) -> tuple[Image.Image, ImageFormat, tuple[int, int]]:
@@ -141,7 +153,7 @@ def _to_rgb(image: Image.Image) -> Image.Image:
 
 
 def prepare_photo(data: bytes, max_pixels: int, max_long_edge: int = MAX_LONG_EDGE_PX) -> PreparedPhoto:
-    """Decode, orient, reduce to `max_long_edge` and re-encode as a metadata-free JPEG."""
+    """Decode, orient and reduce to `max_long_edge`, without metadata. `.jpeg` encodes the result."""
     image, image_format, source_size = open_upright(data, max_pixels, max_long_edge)
     return finish_photo(image, image_format, source_size, max_long_edge)
 
@@ -149,13 +161,12 @@ def prepare_photo(data: bytes, max_pixels: int, max_long_edge: int = MAX_LONG_ED
 def finish_photo(
     image: Image.Image, image_format: ImageFormat, source_size: tuple[int, int], max_long_edge: int = MAX_LONG_EDGE_PX
 ) -> PreparedPhoto:
-    """Reduce an upright image from `open_upright` and re-encode it without metadata."""
+    """Reduce an upright image from `open_upright` and drop its metadata (the image passed in is changed)."""
     image = reduce_to(image, max_long_edge)
-    # A fresh image carries no EXIF, ICC or XMP: nothing from the upload survives.
-    clean = Image.frombytes("RGB", image.size, image.tobytes())
-    buffer = io.BytesIO()
-    clean.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=False)
-    return PreparedPhoto(clean, buffer.getvalue(), image_format, source_size)
+    # Pillow's JPEG encoder copies the comment and XMP from `info` and writes EXIF
+    # and ICC data only when asked. With `info` empty, no metadata survives an encode.
+    image.info = {}
+    return PreparedPhoto(image, image_format, source_size)
 
 
 def reduce_to(image: Image.Image, max_long_edge: int) -> Image.Image:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import time
 
 import msgspec
@@ -53,13 +54,19 @@ def write_state(connection: redis.Redis | redis.client.Pipeline, job_id: str, st
 class ProgressReporter:
     """Moves one job through its stages, as the phone sees them."""
 
-    def __init__(self, connection: redis.Redis, messages: Messages, job_id: str, locale: Locale) -> None:
+    def __init__(
+        self, connection: redis.Redis, messages: Messages, job_id: str, locale: Locale, min_advance_interval_s: float = 0.0
+    ) -> None:
         self._connection = connection
         self._messages = messages
         self._job_id = job_id
         self._locale = locale
+        # Phones read the state once per poll interval, so moving the bar more
+        # often inside a stage writes states that no phone reads.
+        self._min_advance_interval_s = min_advance_interval_s
         self._state: JobState | None = None
         self._stage_started_at = time.monotonic()
+        self._written_at = -math.inf
         self.timings_ms: dict[str, int] = {}
 
     @property
@@ -99,8 +106,20 @@ class ProgressReporter:
         self._update(stage, STAGE_START_PROGRESS[stage], message_key or stage.value)
 
     def advance(self, stage: Stage, progress: int, message_key: str | None = None) -> None:
-        """Move the bar inside the current stage; ignored when it would not move forward."""
+        """Move the bar inside the current stage.
+
+        Ignored when it would not move forward, and, without a new message,
+        within `min_advance_interval_s` of the last write: the next write
+        carries the progress then.
+        """
         if progress <= self.progress and (message_key is None or self._state is None):
+            return
+        if (
+            message_key is None
+            and self._state is not None
+            and self._state.stage == stage
+            and time.monotonic() - self._written_at < self._min_advance_interval_s
+        ):
             return
         self._update(stage, progress, message_key or stage.value)
 
@@ -160,6 +179,7 @@ class ProgressReporter:
     def _write(self) -> None:
         assert self._state is not None
         write_state(self._connection, self._job_id, self._state)
+        self._written_at = time.monotonic()
 
 
 _STAGE_ORDER = {stage: index for index, stage in enumerate(Stage)}

@@ -30,6 +30,7 @@ from rq.worker import SimpleWorker, WorkerStatus
 from jobs.connection import connect_redis, wait_for_redis
 from jobs.context import build_context, install_context
 from jobs.messages import Messages
+from jobs.pipeline import warm_up
 from jobs.progress import read_state, utc_now_iso, write_state
 from jobs.settings import Settings, load_settings_or_exit
 from jobs.stages import JobStatus, Stage
@@ -186,6 +187,7 @@ def run_worker(settings: Settings) -> None:
     wait_for_redis(connection, timeout_s=60)
     context = build_context(settings, connection)
     install_context(context)
+    warm_up()
     while True:
         queue = Queue(settings.queue_name, connection=connection, serializer=JSONSerializer)
         worker = ConcurrentWorker(

@@ -526,7 +526,7 @@ def test_image_for_api_reencodes_over_budget(monkeypatch: pytest.MonkeyPatch) ->
     noise = Image.effect_noise((1000, 1000), 120).convert("RGB")
     buffer = io.BytesIO()
     noise.save(buffer, format="JPEG", quality=100)
-    photo = PreparedPhoto(noise, buffer.getvalue(), ImageFormat.JPEG, noise.size)
+    photo = PreparedPhoto(noise, ImageFormat.JPEG, noise.size)
     budget = base64_length(len(photo.jpeg)) // 4
     monkeypatch.setattr(claude_image, "IMAGE_BASE64_BUDGET_BYTES", budget)
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import io
 import struct
+import subprocess
+import sys
 import zlib
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 from jobs.errors import JobFailure
 from jobs.imaging import ImageFormat, prepare_photo, sniff_format
+from scripts.local_services import REPO_ROOT
 from tests.conftest import photo_bytes
 
 MAX_PIXELS = 50_000_000
@@ -105,16 +108,30 @@ def test_prepare_photo_applies_heic_orientation() -> None:
 
 
 def test_prepared_jpeg_carries_no_metadata() -> None:
-    original = jpeg_with_exif(orientation=1)
-    assert Image.open(io.BytesIO(original)).getexif().get_ifd(GPS_IFD)
+    with_exif = Image.open(io.BytesIO(jpeg_with_exif(orientation=1)))
+    buffer = io.BytesIO()
+    # Pillow copies a comment and XMP from the source image unless they are dropped.
+    with_exif.save(
+        buffer,
+        format="JPEG",
+        exif=with_exif.info["exif"],
+        comment=b"PhoneComment",
+        xmp=b"<x:xmpmeta>PhoneXmp</x:xmpmeta>",
+        icc_profile=ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes(),
+    )
+    original = buffer.getvalue()
+    source = Image.open(io.BytesIO(original))
+    assert source.getexif().get_ifd(GPS_IFD)
+    assert {"comment", "xmp", "icc_profile"} <= set(source.info)
 
     photo = prepare_photo(original, MAX_PIXELS)
     reopened = Image.open(io.BytesIO(photo.jpeg))
 
     assert dict(reopened.getexif()) == {}
-    assert "exif" not in reopened.info
-    assert "icc_profile" not in reopened.info
-    assert b"PhoneMaker" not in photo.jpeg
+    for name in ("exif", "icc_profile", "comment", "xmp"):
+        assert name not in reopened.info
+    for marker in (b"PhoneMaker", b"PhoneComment", b"PhoneXmp"):
+        assert marker not in photo.jpeg
 
 
 def test_decompression_bomb_fails_before_decoding() -> None:
@@ -153,3 +170,17 @@ def test_large_photo_is_reduced_to_1568_pixels() -> None:
     assert photo.size == (1568, 1176)
     assert photo.source_size == (4000, 3000)
 
+
+
+def test_warm_up_imports_what_the_first_fingerprint_would() -> None:
+    # A fresh interpreter: this test process has imported SciPy long ago.
+    check = (
+        "import sys\n"
+        "from jobs.pipeline import warm_up\n"
+        "assert 'scipy.fft' not in sys.modules, 'imported before the warm-up'\n"
+        "warm_up()\n"
+        "assert 'scipy.fft' in sys.modules, 'the warm-up did not reach the fingerprint'\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", check], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
+
+    assert completed.returncode == 0, completed.stderr
