@@ -8,6 +8,7 @@ Run it with `uvicorn api.app:create_app --factory`.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator
 
@@ -95,6 +96,9 @@ def create_app(settings: Settings | None = None) -> status.PollFastPath:
         app.state.idempotency = IdempotencyStore(async_redis, ttl_s=settings.job_ttl_s)
         app.state.storage_probe = health.StorageProbe(storage)
         logger.info("api ready queue=%s bucket=%s", settings.queue_name, settings.s3_bucket)
+        # What start-up built lives as long as the process. Frozen, it is left out
+        # of the collector's full passes, which otherwise stall polls now and then.
+        gc.freeze()
         try:
             yield
         finally:
