@@ -22,10 +22,11 @@ from api.clients import client_identity, enforce_rate_limit
 from api.idempotency import fingerprint, validate_key
 from api.responses import MsgspecResponse
 from api.status import JOB_ID_PATTERN, fetch_status, status_response
-from jobs.documents import AnalyzeRequest, AnalyzeResponse, Locale, analyze_request_decoder
+from jobs.documents import AnalyzeRequest, AnalyzeResponse, analyze_request_decoder
 from jobs.errors import DependencyError, RequestError
 from jobs.imaging import SNIFF_BYTES, sniff_format
 from jobs.lifecycle import JobLifecycle, new_job_id
+from jobs.messages import Messages
 from jobs.storage import PhotoStorage, object_key
 
 # Multipart adds boundaries and part headers around the photo.
@@ -195,40 +196,57 @@ async def _store_and_queue(request: Request, data: bytes, parsed: AnalyzeRequest
 
 async def start(request: Request) -> Response:
     job_id = _job_id(request)
-    settings = request.app.state.settings
-    lifecycle: JobLifecycle = request.app.state.lifecycle
-    storage: PhotoStorage = request.app.state.storage
+    app_state = request.app.state
 
-    state = await _call_queue(lifecycle.require_state, job_id)
-    if state.status.value != "awaiting_upload":
-        return await _status_now(request, job_id)
+    # The check and the enqueue share one trip to the thread pool, because every
+    # trip costs event-loop and thread CPU on top of the call it carries.
+    await _call_queue(
+        _check_upload_and_queue,
+        app_state.lifecycle,
+        app_state.storage,
+        app_state.messages,
+        app_state.settings.max_upload_bytes,
+        job_id,
+    )
+    return await _status_now(request, job_id, status_code=202)
 
-    request_args = await _call_queue(lifecycle.request_of, job_id)
-    info = await run_in_threadpool(storage.stat, request_args.object_key)
-    if info is None:
+
+def _check_upload_and_queue(
+    lifecycle: JobLifecycle, storage: PhotoStorage, messages: Messages, max_upload_bytes: int, job_id: str
+) -> None:
+    """Check the uploaded photo and queue its job.
+
+    A job past `awaiting_upload` is left as it is. Raises RequestError when the
+    upload is missing, empty, too large or not an image, and deletes the upload
+    in the last three cases.
+    """
+    job_request = lifecycle.request_awaiting_upload(job_id)
+    if job_request is None:
+        return
+
+    # One ranged GET returns the size and the bytes that tell the format.
+    upload = storage.read_head(job_request.object_key, SNIFF_BYTES)
+    if upload is None:
         raise RequestError("upload_missing", http_status=409, job_id=job_id)
-    if info.size == 0:
-        await run_in_threadpool(storage.delete, request_args.object_key)
+    if upload.size == 0:
+        storage.delete(job_request.object_key)
         raise RequestError("upload_empty", http_status=422)
-    if info.size > settings.max_upload_bytes:
-        await run_in_threadpool(storage.delete, request_args.object_key)
+    if upload.size > max_upload_bytes:
+        storage.delete(job_request.object_key)
         raise RequestError(
             "upload_too_large",
             http_status=413,
-            size=info.size,
-            limit=settings.max_upload_bytes,
-            limit_mib=f"{settings.max_upload_bytes / 1048576:g}",
+            size=upload.size,
+            limit=max_upload_bytes,
+            limit_mib=f"{max_upload_bytes / 1048576:g}",
         )
-    head = await run_in_threadpool(storage.read, request_args.object_key, SNIFF_BYTES)
-    if sniff_format(head) is None:
-        await run_in_threadpool(storage.delete, request_args.object_key)
-        locale: Locale = state.locale
-        message = request.app.state.messages.error(locale, "unsupported_image")
-        await _call_queue(lifecycle.fail, job_id, "unsupported_image", message)
+    if sniff_format(upload.head) is None:
+        storage.delete(job_request.object_key)
+        message = messages.error(job_request.locale, "unsupported_image")
+        lifecycle.fail(job_id, "unsupported_image", message)
         raise RequestError("unsupported_image", http_status=415)
 
-    await _call_queue(lifecycle.enqueue, job_id)
-    return await _status_now(request, job_id, status_code=202)
+    lifecycle.enqueue(job_id)
 
 
 async def cancel(request: Request) -> Response:
@@ -263,7 +281,11 @@ def _job_id(request: Request) -> str:
 
 
 async def _call_queue(function: Any, *args: Any) -> Any:
-    """Run a synchronous RQ call in the thread pool, mapping a lost Redis to 503."""
+    """Run a synchronous RQ call in the thread pool, mapping a lost Redis to 503.
+
+    Storage calls inside `function` raise their own DependencyError
+    (`storage_unavailable`), which passes through unchanged.
+    """
     try:
         return await run_in_threadpool(function, *args)
     except (redis.ConnectionError, redis.TimeoutError) as err:

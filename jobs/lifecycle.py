@@ -19,7 +19,7 @@ from rq.job import Job
 from rq.serializers import JSONSerializer
 
 from jobs import keys
-from jobs.documents import JobError, JobRequest, JobState, Locale
+from jobs.documents import JobError, JobRequest, JobState, Locale, job_state_decoder
 from jobs.errors import RequestError
 from jobs.messages import Messages
 from jobs.progress import initial_state, read_state, utc_now_iso, write_state
@@ -98,18 +98,20 @@ class JobLifecycle:
 
     def enqueue(self, job_id: str) -> JobState:
         """Queue the job once; a repeated call returns the current state unchanged."""
-        settings = self._settings
         # A short lock against two concurrent starts; once queued, the job's own
         # state answers repeated starts. If this process dies between the lock and
         # the enqueue, a retry after the lock expires queues the job.
-        if not self._connection.set(keys.started_key(job_id), "1", nx=True, ex=START_LOCK_TTL_S):
-            return self.require_state(job_id)
-        current_state = self.require_state(job_id)
-        if current_state.status != JobStatus.AWAITING_UPLOAD:
-            return current_state
+        # The job hash is read in the same round trip, after the SET, so a job
+        # that another start queued before the lock was free shows as queued.
+        with self._connection.pipeline(transaction=False) as pipe:
+            pipe.set(keys.started_key(job_id), "1", nx=True, ex=START_LOCK_TTL_S)
+            pipe.hgetall(keys.job_key(job_id))
+            locked, job_hash = pipe.execute()
+        current = self._state_from_hash(job_id, job_hash)
+        if not locked or current.status != JobStatus.AWAITING_UPLOAD:
+            return current
         try:
-            job = Job.fetch(job_id, connection=self._connection, serializer=JSONSerializer)
-            current = msgspec.convert(job.meta, JobState)
+            job = self._job_from_hash(job_id, job_hash)
             sequence = int(self._connection.incr(keys.enqueued_count_key(self._queue.name)))
             state = msgspec.structs.replace(
                 current,
@@ -120,7 +122,11 @@ class JobLifecycle:
                 updated_at=utc_now_iso(),
             )
             job.meta = msgspec.to_builtins(state)
-            self._queue.enqueue_job(job)
+            # RQ writes the whole job hash with the state, registers the queue and
+            # pushes the job id, all in this one MULTI/EXEC.
+            with self._connection.pipeline() as pipe:
+                self._queue.enqueue_job(job, pipeline=pipe)
+                pipe.execute()
         except BaseException:
             self._connection.delete(keys.started_key(job_id))
             raise
@@ -187,11 +193,35 @@ class JobLifecycle:
     def require_state(self, job_id: str) -> JobState:
         state = read_state(self._connection, job_id)
         if state is None:
-            code = "job_expired" if self._connection.exists(keys.tombstone_key(job_id)) else "job_not_found"
-            raise RequestError(code, http_status=404, job_id=job_id)
+            raise self._missing_job_error(job_id)
         return state
 
-    def request_of(self, job_id: str) -> JobRequest:
-        job = Job.fetch(job_id, connection=self._connection, serializer=JSONSerializer)
+    def request_awaiting_upload(self, job_id: str) -> JobRequest | None:
+        """Return the job's request while it awaits its upload, else None.
+
+        One HGETALL reads both the state and the request. Raises RequestError
+        (404) when the job does not exist.
+        """
+        job_hash = self._connection.hgetall(keys.job_key(job_id))
+        state = self._state_from_hash(job_id, job_hash)
+        if state.status != JobStatus.AWAITING_UPLOAD:
+            return None
+        job = self._job_from_hash(job_id, job_hash)
         return msgspec.convert(job.args[0], JobRequest)
 
+    def _state_from_hash(self, job_id: str, job_hash: dict[bytes, bytes]) -> JobState:
+        """Decode the state in the `meta` field of an RQ job hash read with HGETALL."""
+        raw_state = job_hash.get(b"meta")
+        if not raw_state:
+            raise self._missing_job_error(job_id)
+        return job_state_decoder.decode(raw_state)
+
+    def _job_from_hash(self, job_id: str, job_hash: dict[bytes, bytes]) -> Job:
+        """Build the RQ job from its hash read with HGETALL, as `Job.fetch` does."""
+        job = Job(job_id, connection=self._connection, serializer=JSONSerializer)
+        job.restore(job_hash)
+        return job
+
+    def _missing_job_error(self, job_id: str) -> RequestError:
+        code = "job_expired" if self._connection.exists(keys.tombstone_key(job_id)) else "job_not_found"
+        return RequestError(code, http_status=404, job_id=job_id)

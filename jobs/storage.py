@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+from collections.abc import Mapping
 
 import urllib3
 from minio import Minio
@@ -23,16 +24,19 @@ UPLOAD_PREFIX = "uploads/"
 # Storage-side backstop: uploads that a job failed to delete expire after a day.
 UPLOAD_LIFECYCLE_DAYS = 1
 STORAGE_ERRORS = (MinioException, urllib3.exceptions.HTTPError, OSError)
+MISSING_OBJECT_CODES = ("NoSuchKey", "NoSuchObject", "ResourceNotFound", "NotFound")
 
 
 def object_key(job_id: str) -> str:
     return f"{UPLOAD_PREFIX}{job_id}"
 
 
-class ObjectInfo:
-    def __init__(self, size: int, content_type: str | None) -> None:
+class ObjectHead:
+    """The first bytes of an object and the object's total size in bytes."""
+
+    def __init__(self, size: int, head: bytes) -> None:
         self.size = size
-        self.content_type = content_type
+        self.head = head
 
 
 class PhotoStorage:
@@ -110,17 +114,34 @@ class PhotoStorage:
             expires_at=expires_at.isoformat().replace("+00:00", "Z"),
         )
 
-    def stat(self, key: str) -> ObjectInfo | None:
-        """Return the object's size and type, or None when it does not exist."""
+    def read_head(self, key: str, length: int) -> ObjectHead | None:
+        """Read the object's first `length` bytes and its size with one ranged GET.
+
+        Returns None when the object does not exist.
+        """
+        response = None
         try:
-            info = self._client.stat_object(self._bucket, key)
+            response = self._client.get_object(self._bucket, key, offset=0, length=length)
+            # A store that ignores Range sends the whole object with 200, so read
+            # only the head, and close() below drops that connection. A 206 body
+            # read to its end has already gone back to the pool (urllib3 2.8).
+            head = response.read(length)
+            size = _object_size(key, response.headers)
         except S3Error as err:
-            if err.code in ("NoSuchKey", "NoSuchObject", "ResourceNotFound", "NotFound"):
+            if err.code in MISSING_OBJECT_CODES:
                 return None
+            if err.code == "InvalidRange":
+                # A range starting at byte 0 fits every object except an empty one,
+                # which S3 rejects with 416 InvalidRange (tests/test_start.py checks moto).
+                return ObjectHead(size=0, head=b"")
             raise DependencyError("storage_unavailable", detail=str(err)) from err
         except STORAGE_ERRORS as err:
             raise DependencyError("storage_unavailable", detail=str(err)) from err
-        return ObjectInfo(size=info.size or 0, content_type=info.content_type)
+        finally:
+            if response is not None:
+                response.close()
+                response.release_conn()
+        return ObjectHead(size=size, head=head)
 
     def read(self, key: str, length: int | None = None) -> bytes:
         """Read the object, or its first `length` bytes."""
@@ -154,3 +175,22 @@ class PhotoStorage:
             self._client.bucket_exists(self._bucket)
         except STORAGE_ERRORS as err:
             raise DependencyError("storage_unavailable", detail=str(err)) from err
+
+
+def _object_size(key: str, headers: Mapping[str, str]) -> int:
+    """Return the total size from a ranged GET's `Content-Range` (`bytes 0-31/TOTAL`).
+
+    A 200 response without `Content-Range` carries the whole object, so its
+    `Content-Length` is the size.
+    """
+    content_range = headers.get("Content-Range")
+    if content_range is not None:
+        total = content_range.rpartition("/")[2]
+    else:
+        total = headers.get("Content-Length", "")
+    if not total.isdigit():
+        raise DependencyError(
+            "storage_unavailable",
+            detail=f"object {key}: no total size in Content-Range {content_range!r} or Content-Length",
+        )
+    return int(total)
