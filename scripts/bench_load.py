@@ -10,7 +10,9 @@
    job ends) with a photo of its own, against 3 API copies behind nginx and
    2 worker processes using AI_PROVIDER=simulated. The counts run in ascending
    order up to the first one that misses a target. One more run, halfway
-   between the largest passing count and that one, narrows the search.
+   between the largest passing count and that one, narrows the search, and
+   1,000 phones, the goal, is run for the record if the search stopped short.
+   A table splits each phone's overhead into its parts.
 3. Kill test: the largest passing count again (the first count if none
    passed), with one API copy and one worker SIGKILLed 4 s after the first
    arrival.
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import io
 import math
 import os
@@ -91,7 +94,9 @@ MAX_REQUEST_ATTEMPTS = 6
 RETRY_DELAY_S = 0.5
 RETRY_STATUSES = frozenset({502, 503, 504})
 
-PHONE_COUNTS = (100, 300, 600, 1000)
+PHONE_COUNTS = (100, 300, 500, 700, 1000)
+# The count the targets aim at: it is run for the record even after a smaller count missed.
+GOAL_PHONE_COUNT = 1000
 # The count tried between the largest passing and the first failing count is a multiple of this.
 SEARCH_STEP = 50
 QUICK_PHONE_COUNT = 50
@@ -405,6 +410,13 @@ class PhoneRecord:
     attempt: int = 1
     error_code: str | None = None
     cache_hit: bool = False
+    # Wall-clock times (time.time()) for the overhead breakdown: the phone's start,
+    # the answer to its start request, and the poll that saw the job end.
+    began_at: float | None = None
+    queued_at: float | None = None
+    seen_at: float | None = None
+    # From the RQ job hash after the run: when RQ queued, started and ended the job.
+    rq_times: tuple[float, float, float] | None = None
 
     @property
     def api_responses(self) -> int:
@@ -436,6 +448,7 @@ class Phone:
 
     async def run(self) -> None:
         began = time.perf_counter()
+        self.record.began_at = time.time()
         try:
             created = await self._create()
             self.record.job_id = created.job_id
@@ -443,6 +456,7 @@ class Phone:
                 raise FlowFailure("create returned no upload descriptor")
             await self._upload(created.upload)
             document = await self._start(created.job_id)
+            self.record.queued_at = time.time()
             if not document.status.ended:
                 document = await self._poll(created.status_url)
         except FlowFailure as err:
@@ -455,6 +469,7 @@ class Phone:
 
     def _record_outcome(self, document: StatusDocument, elapsed_s: float) -> None:
         record = self.record
+        record.seen_at = time.time()
         record.final_status = document.status.value
         record.attempt = document.attempt
         if document.error is not None:
@@ -584,6 +599,7 @@ class Sampler:
         self.peak_in_flight_jobs = 0
         self.peak_queued_jobs = 0
         self.peak_worker_pss_bytes = 0
+        self.idle_worker_pss_bytes: int | None = None
         self._cpu_first: dict[str, float] = {}
         self._cpu_last: dict[str, float] = {}
 
@@ -607,6 +623,8 @@ class Sampler:
             if label.startswith("worker"):
                 worker_pss += proportional_set_size(pid)
         self.peak_worker_pss_bytes = max(self.peak_worker_pss_bytes, worker_pss)
+        if self.idle_worker_pss_bytes is None:
+            self.idle_worker_pss_bytes = worker_pss
 
     async def run(self, redis_url: str, queue_name: str, stop: asyncio.Event) -> None:
         # RQ 3 keeps the StartedJobRegistry in `rq:wip:<queue>`, one member per running execution.
@@ -652,6 +670,21 @@ class ScenarioResult:
     @property
     def overheads_ms(self) -> list[float]:
         return [value for record in self.records if (value := record.overhead_ms) is not None]
+
+    def overhead_parts_ms(self) -> dict[str, list[float]]:
+        """Split each first-attempt phone's overhead into the parts the table reports, in ms."""
+        parts: dict[str, list[float]] = {name: [] for name in OVERHEAD_PARTS}
+        for record in self.records:
+            if record.rq_times is None or record.attempt != 1 or None in (record.began_at, record.queued_at, record.seen_at):
+                continue
+            enqueued, started, ended = record.rq_times
+            assert record.began_at is not None and record.queued_at is not None and record.seen_at is not None
+            assert record.simulated_ai_s is not None
+            parts["create, upload, start"].append((record.queued_at - record.began_at) * 1000)
+            parts["waiting in the queue"].append((started - enqueued) * 1000)
+            parts["worker, besides the AI"].append((ended - started - record.simulated_ai_s) * 1000)
+            parts["until the next poll sees it"].append((record.seen_at - ended) * 1000)
+        return parts
 
     @property
     def recovered_jobs(self) -> int:
@@ -794,10 +827,35 @@ def phone_scenario(nginx: str, log_dir: Path, photos: Sequence[bytes], kill: boo
         cpu_before = cpu_seconds()
         records, wall_s, killed = uvloop.run(_run_phones(balancer.url, photos, stack.redis_url, QUEUE_NAME, sampler, plan))
         cpu_s = cpu_seconds() - cpu_before
+        read_rq_times(stack.redis_url, records)
     finally:
         balancer.stop()
         stack.stop()
     return ScenarioResult(len(photos), records, sampler, wall_s, cpu_s, killed, count_logged_recoveries(log_dir))
+
+
+def _rq_timestamp(raw: bytes | None) -> float | None:
+    """Parse a time that RQ wrote into a job hash (`2026-12-04T23:51:23.137000Z`, UTC)."""
+    if not raw:
+        return None
+    return dt.datetime.strptime(raw.decode(), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC).timestamp()
+
+
+def read_rq_times(redis_url: str, records: Sequence[PhoneRecord]) -> None:
+    """Fill each finished record's `rq_times` from its RQ job hash: enqueued, started and ended."""
+    finished = [record for record in records if record.job_id is not None and record.end_to_end_s is not None]
+    connection = redis.Redis.from_url(redis_url)
+    try:
+        with connection.pipeline(transaction=False) as pipe:
+            for record in finished:
+                pipe.hmget(keys.job_key(record.job_id), "enqueued_at", "started_at", "ended_at")  # type: ignore[arg-type]
+            replies = pipe.execute()
+    finally:
+        connection.close()
+    for record, reply in zip(finished, replies):
+        times = [_rq_timestamp(value) for value in reply]
+        if None not in times:
+            record.rq_times = (times[0], times[1], times[2])  # type: ignore[assignment]
 
 
 def count_logged_recoveries(log_dir: Path) -> int:
@@ -874,6 +932,33 @@ def scenario_table(results: list[ScenarioResult]) -> list[str]:
     ]
 
 
+OVERHEAD_PARTS = ("create, upload, start", "waiting in the queue", "worker, besides the AI", "until the next poll sees it")
+
+
+def overhead_table(results: list[ScenarioResult]) -> list[str]:
+    lines = [
+        "## Where the overhead goes (ms, p50 / p99 of each part)",
+        "",
+        "| phones | " + " | ".join(OVERHEAD_PARTS) + " | worker PSS per in-flight job |",
+        "|---:|" + "---:|" * (len(OVERHEAD_PARTS) + 1),
+    ]
+    for result in results:
+        parts = result.overhead_parts_ms()
+        cells = [f"{_ms(percentile(parts[name], 0.5))} / {_ms(percentile(parts[name], 0.99))}" for name in OVERHEAD_PARTS]
+        sampler = result.sampler
+        idle = sampler.idle_worker_pss_bytes or 0
+        per_job = (sampler.peak_worker_pss_bytes - idle) / sampler.peak_in_flight_jobs if sampler.peak_in_flight_jobs else math.nan
+        lines.append(f"| {result.phones} | " + " | ".join(cells) + f" | {per_job / 2**20:.1f} MiB |")
+    lines += [
+        "",
+        "Phones whose job finished on its first attempt. The parts come from the phone's clock and from the times "
+        "RQ wrote into the job hash (queued, started, ended), on the same machine. `until the next poll sees it` "
+        "includes waiting for the next 0.5 s tick. p99s of the parts do not add up to the p99 of the whole. PSS per "
+        "in-flight job is (peak worker PSS - worker PSS at the first sample) / peak in-flight jobs.",
+    ]
+    return lines
+
+
 CPU_COMPONENTS = ("api", "worker", "nginx", "redis", "s3")
 
 
@@ -881,23 +966,28 @@ def cpu_table(results: list[ScenarioResult]) -> list[str]:
     lines = [
         "## Where the CPU went during each run (CPU seconds)",
         "",
-        "| run | wall s | " + " | ".join(CPU_COMPONENTS) + " | load generator | total | share of all cores |",
-        "|---|" + "---:|" * (len(CPU_COMPONENTS) + 4),
+        "| run | wall s | " + " | ".join(CPU_COMPONENTS) + " | load generator | total | share of all cores "
+        "| ms per phone, all | ms per phone, api + worker |",
+        "|---|" + "---:|" * (len(CPU_COMPONENTS) + 6),
     ]
     for result in results:
         by_component = result.sampler.cpu_seconds_by_component()
         used = [by_component.get(component, 0.0) for component in CPU_COMPONENTS]
         total = sum(used) + result.load_generator_cpu_s
         share = total / (result.wall_s * (os.cpu_count() or 1))
+        ours = by_component.get("api", 0.0) + by_component.get("worker", 0.0)
         label = f"{result.phones} phones" + (" (kill test)" if result.killed else "")
         lines.append(
             f"| {label} | {result.wall_s:.1f} | " + " | ".join(f"{value:.1f}" for value in used)
-            + f" | {result.load_generator_cpu_s:.1f} | {total:.1f} | {share:.0%} |"
+            + f" | {result.load_generator_cpu_s:.1f} | {total:.1f} | {share:.0%} "
+            f"| {total / result.phones * 1000:.0f} | {ours / result.phones * 1000:.0f} |"
         )
     lines += [
         "",
         "The load generator (all phones, one process with aiohttp on uvloop) measures its own CPU time with "
-        "getrusage; the servers are read from /proc. `s3` is moto's server, the local stand-in for S3.",
+        "getrusage; the servers are read from /proc. `s3` is moto's S3 app (scripts/s3_server.py), the local "
+        "stand-in for S3. Phones arrive over the first 10 s, so the CPU the share column spreads over the whole "
+        "run is mostly needed in those 10 s.",
     ]
     return lines
 
@@ -942,8 +1032,13 @@ def machine_line(load_before: tuple[float, float, float], elapsed_s: float) -> s
 # --- main -----------------------------------------------------------------------
 
 
-def search_phone_counts(counts: Sequence[int], run: Callable[[int], ScenarioResult]) -> list[ScenarioResult]:
-    """Run the counts in ascending order up to the first that misses a target, then one count halfway back."""
+def search_phone_counts(
+    counts: Sequence[int], run: Callable[[int], ScenarioResult], goal: int | None = None
+) -> list[ScenarioResult]:
+    """Run the counts in ascending order up to the first that misses a target, then one count halfway back.
+
+    `goal`, when given and among `counts`, is run as well if the search stopped before it.
+    """
     results: list[ScenarioResult] = []
     for count in counts:
         results.append(run(count))
@@ -955,6 +1050,8 @@ def search_phone_counts(counts: Sequence[int], run: Callable[[int], ScenarioResu
         halfway = round((max(passing) + min(failing)) / 2 / SEARCH_STEP) * SEARCH_STEP
         if max(passing) < halfway < min(failing):
             results.append(run(halfway))
+    if goal is not None and goal in counts and goal not in {result.phones for result in results}:
+        results.append(run(goal))
     return sorted(results, key=lambda result: result.phones)
 
 
@@ -964,7 +1061,7 @@ def parse_arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--phones",
         help="comma-separated phone counts, tried in ascending order up to the first that misses a target "
-        "(default 100,300,600,1000)",
+        "(default 100,300,500,700,1000)",
     )
     parser.add_argument("--output", type=Path, default=OUTPUT_PATH, help="markdown file for the table")
     return parser.parse_args(argv)
@@ -1002,7 +1099,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(scenario_row(result), flush=True)
         return result
 
-    scenarios = search_phone_counts(counts, run_phones)
+    scenarios = search_phone_counts(counts, run_phones, goal=GOAL_PHONE_COUNT)
     passing = [result.phones for result in scenarios if not result.target_misses()]
     kill_count = max(passing) if passing else counts[0]
     print(f"kill test with {kill_count} phones ...", flush=True)
@@ -1015,6 +1112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         *micro_table(micro, micro_duration_s),
         "",
         *scenario_table(scenarios),
+        "",
+        *overhead_table(scenarios),
         "",
         f"Largest count that met every target: {largest}.",
         "",
