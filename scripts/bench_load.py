@@ -411,7 +411,7 @@ class PhoneRecord:
     error_code: str | None = None
     cache_hit: bool = False
     # Wall-clock times (time.time()) for the overhead breakdown: the phone's start,
-    # the answer to its start request, and the poll that saw the job end.
+    # the response to its start request, and the poll that saw the job end.
     began_at: float | None = None
     queued_at: float | None = None
     seen_at: float | None = None
@@ -675,15 +675,16 @@ class ScenarioResult:
         """Split each first-attempt phone's overhead into the parts the table reports, in ms."""
         parts: dict[str, list[float]] = {name: [] for name in OVERHEAD_PARTS}
         for record in self.records:
-            if record.rq_times is None or record.attempt != 1 or None in (record.began_at, record.queued_at, record.seen_at):
+            began, queued, seen, ai_s = record.began_at, record.queued_at, record.seen_at, record.simulated_ai_s
+            if record.rq_times is None or record.attempt != 1:
+                continue
+            if began is None or queued is None or seen is None or ai_s is None:
                 continue
             enqueued, started, ended = record.rq_times
-            assert record.began_at is not None and record.queued_at is not None and record.seen_at is not None
-            assert record.simulated_ai_s is not None
-            parts["create, upload, start"].append((record.queued_at - record.began_at) * 1000)
+            parts["create, upload, start"].append((queued - began) * 1000)
             parts["waiting in the queue"].append((started - enqueued) * 1000)
-            parts["worker, besides the AI"].append((ended - started - record.simulated_ai_s) * 1000)
-            parts["until the next poll sees it"].append((record.seen_at - ended) * 1000)
+            parts["worker, besides the AI"].append((ended - started - ai_s) * 1000)
+            parts["until the next poll sees it"].append((seen - ended) * 1000)
         return parts
 
     @property
