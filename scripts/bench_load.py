@@ -401,6 +401,7 @@ class PhoneRecord:
     start_ms: list[float] = field(default_factory=list)
     poll_ms: list[float] = field(default_factory=list)
     create_retries: int = 0
+    upload_retries: int = 0
     start_retries: int = 0
     poll_failures: int = 0
     final_status: str | None = None
@@ -424,8 +425,8 @@ class PhoneRecord:
 
     @property
     def failed_requests(self) -> int:
-        """Requests to the API that the phone had to repeat: failed polls and retried creates and starts."""
-        return self.poll_failures + self.create_retries + self.start_retries
+        """Requests the phone had to repeat: failed polls, retried creates and starts, and retried uploads."""
+        return self.poll_failures + self.create_retries + self.start_retries + self.upload_retries
 
     @property
     def overhead_ms(self) -> float | None:
@@ -520,19 +521,30 @@ class Phone:
         return _analyze_decoder.decode(body)
 
     async def _upload(self, descriptor: UploadDescriptor) -> None:
+        """Upload the photo with the presigned POST, again after a connection error or a 5xx, as a phone app would."""
         if descriptor.method != "POST" or descriptor.fields is None:
             raise FlowFailure(f"upload descriptor must be a presigned POST, got {descriptor.method}")
-        form = aiohttp.FormData()
-        for name, value in descriptor.fields.items():
-            form.add_field(name, value)
-        # S3 reads the form fields up to the file, so the file goes last.
-        form.add_field("file", self._photo, filename="photo.jpg", content_type="image/jpeg")
-        try:
-            status, body = await self._send("POST", descriptor.url, self.record.upload_ms, data=form)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
-            raise FlowFailure(f"upload failed: {type(err).__name__}: {err}") from err
-        if status >= 300:
-            raise FlowFailure(f"upload returned HTTP {status}: {body[:100].decode(errors='replace')!r}")
+        last_problem = ""
+        for attempt in range(MAX_REQUEST_ATTEMPTS):
+            if attempt:
+                self.record.upload_retries += 1
+                await asyncio.sleep(RETRY_DELAY_S)
+            form = aiohttp.FormData()
+            for name, value in descriptor.fields.items():
+                form.add_field(name, value)
+            # S3 reads the form fields up to the file, so the file goes last.
+            form.add_field("file", self._photo, filename="photo.jpg", content_type="image/jpeg")
+            try:
+                status, body = await self._send("POST", descriptor.url, self.record.upload_ms, data=form)
+            except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+                last_problem = f"{type(err).__name__}: {err}"
+                continue
+            if status < 300:
+                return
+            last_problem = f"HTTP {status}: {body[:100].decode(errors='replace')!r}"
+            if status < 500:
+                break
+        raise FlowFailure(f"upload failed, last: {last_problem}")
 
     async def _start(self, job_id: str) -> StatusDocument:
         # Start is idempotent: a repeated call returns the current status.
@@ -923,7 +935,8 @@ def scenario_table(results: list[ScenarioResult]) -> list[str]:
         "|" + "---:|" * 15 + "---|",
         *(scenario_row(result) for result in results),
         "",
-        "Failed requests are API requests a phone repeated: failed polls and retried creates and starts. API req/s "
+        "Failed requests are requests a phone repeated: failed polls, retried creates and starts, and retried "
+        "uploads to storage. API req/s "
         "counts the responses the phones received from the API per second of the run. "
         "Overhead is each phone's time from create to seeing `finished`, minus the job's simulated AI time "
         "(`timings_ms` vision + feedback); it includes up to one poll interval (0.5 s). Targets: zero failed flows, "

@@ -16,7 +16,11 @@ import argparse
 import logging
 
 from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
-from werkzeug.serving import run_simple
+from werkzeug.serving import ThreadedWSGIServer, run_simple
+
+# Werkzeug listens with a backlog of 128 connections. A thousand phones
+# uploading within seconds overflow it and wait out their connect timeout.
+LISTEN_BACKLOG = 1024
 
 
 def main() -> None:
@@ -25,6 +29,7 @@ def main() -> None:
     arguments = parser.parse_args()
     # Werkzeug logs one line per request at INFO. Errors still reach the log.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    ThreadedWSGIServer.request_queue_size = LISTEN_BACKLOG
     run_simple(
         "127.0.0.1",
         arguments.port,
