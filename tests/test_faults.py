@@ -104,6 +104,25 @@ def test_queued_job_without_workers_fails_as_no_worker(fresh_stack: LocalStack) 
     assert_no_job_stuck(fresh_stack)
 
 
+def test_job_taken_by_a_dead_worker_runs(fresh_stack: LocalStack) -> None:
+    fresh_stack.start_api()
+    with fresh_stack.client() as api:
+        created = start_job(api)
+        # What a worker killed between taking the job and starting it leaves
+        # behind: the id in RQ's intermediate list, the job in no registry.
+        connection = redis.Redis.from_url(fresh_stack.redis_url)
+        queue = Queue("waste", connection=connection, serializer=JSONSerializer)
+        assert connection.lmove(queue.key, queue.intermediate_queue_key) == created["job_id"].encode()
+        fresh_stack.start_worker()
+        # The reaper puts it back after two passes EXECUTION_TTL_S apart, well within this.
+        documents = PhoneClient(api).poll(created["status_url"], timeout_s=30)
+
+    assert documents[-1]["status"] == "finished"
+    assert documents[-1]["attempt"] == 1
+    assert connection.llen(queue.intermediate_queue_key) == 0
+    assert_no_job_stuck(fresh_stack)
+
+
 def test_redis_restart_is_survived_by_api_and_worker(fresh_stack: LocalStack) -> None:
     fresh_stack.start_api()
     fresh_stack.start_worker()
