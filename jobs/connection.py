@@ -14,6 +14,11 @@ logger = logging.getLogger(__name__)
 REDIS_SPARE_CONNECTIONS = 16
 # How long a thread waits for a pooled connection before the call fails.
 POOL_WAIT_S = 5
+# Set on every connection, so that it covers the worker's blocking dequeue
+# (jobs/worker.py DEQUEUE_TIMEOUT_S). Left unset, the sockets here read with a
+# 5 s timeout (redis-py 8.2, with socket_connect_timeout=5): a dequeue then failed
+# after 10 s (one retry) and RQ backed off for up to a minute while jobs waited.
+SOCKET_TIMEOUT_S = 15
 
 
 def connect_redis(settings: Settings) -> redis.Redis:
@@ -25,6 +30,7 @@ def connect_redis(settings: Settings) -> redis.Redis:
         max_connections=settings.worker_concurrency + REDIS_SPARE_CONNECTIONS,
         timeout=POOL_WAIT_S,
         socket_connect_timeout=5,
+        socket_timeout=SOCKET_TIMEOUT_S,
         socket_keepalive=True,
         health_check_interval=15,
         retry_on_timeout=True,

@@ -39,6 +39,8 @@ from jobs.supervision import EXECUTION_TTL_S, Supervisor
 
 logger = logging.getLogger(__name__)
 
+DEQUEUE_TIMEOUT_S = 5
+
 
 class ConcurrentWorker(SimpleWorker):
     # SIGALRM, RQ's default timeout, only interrupts the main thread; the timer
@@ -57,6 +59,13 @@ class ConcurrentWorker(SimpleWorker):
         self._running: dict[str, Job] = {}
         self._running_lock = threading.Lock()
         self._supervisor: Supervisor | None = None
+
+    @property
+    def dequeue_timeout(self) -> int:
+        # RQ waits up to 405 s in one BLMOVE. A short wait keeps it far inside the
+        # socket timeout (jobs/connection.py) and brings the loop back to its
+        # heartbeat and stop checks often.
+        return DEQUEUE_TIMEOUT_S
 
     @property
     def in_flight(self) -> int:

@@ -123,6 +123,22 @@ def test_job_taken_by_a_dead_worker_runs(fresh_stack: LocalStack) -> None:
     assert_no_job_stuck(fresh_stack)
 
 
+def test_idle_worker_takes_next_job(fresh_stack: LocalStack) -> None:
+    fresh_stack.start_api()
+    fresh_stack.start_worker()
+    with fresh_stack.client() as api:
+        first = PhoneClient(api).run(photo_bytes(PHOTO))
+        # Longer than the 10 s after which a dequeue on a socket with a 5 s read
+        # timeout fails (with one retry) and RQ backs off.
+        time.sleep(25)
+        second = PhoneClient(api).run(photo_bytes("naver/8.jpg"), timeout_s=10)
+    log = (fresh_stack.log_dir / "worker-0.log").read_text()
+
+    assert first[-1]["status"] == "finished"
+    assert second[-1]["status"] == "finished"
+    assert "could not connect to Redis" not in log
+
+
 def test_redis_restart_is_survived_by_api_and_worker(fresh_stack: LocalStack) -> None:
     fresh_stack.start_api()
     fresh_stack.start_worker()
