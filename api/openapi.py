@@ -217,7 +217,7 @@ OPERATIONS: tuple[Operation, ...] = (
         },
         examples={
             202: {"presigned_upload": EXAMPLE_CREATED, "image_body_queued": EXAMPLE_QUEUED_AT_ONCE},
-            415: {"not_an_image": example_error("unsupported_image", "지원하지 않는 파일 형식이에요. JPEG, PNG, WebP, HEIC 사진을 올려 주세요.")},
+            415: {"not_an_image": example_error("unsupported_image", "지원하지 않는 파일 형식이에요. JPEG, PNG, WebP, HEIC, AVIF 사진을 올려 주세요.")},
         },
     ),
     Operation(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import mimetypes
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -94,10 +95,13 @@ def run(args: argparse.Namespace) -> int:
     url = args.url
     if not api_is_up(url):
         print(f"nothing answers at {url}; starting a local stack for this run...", file=sys.stderr)
-        stack = LocalStack(Path(tempfile.mkdtemp(prefix="waste-demo-")))
+        log_dir = Path(tempfile.mkdtemp(prefix="waste-demo-"))
+        stack = LocalStack(log_dir)
         stack.start_infrastructure()
         stack.start_api()
-        stack.start_worker()
+        # The on-device classifier, as `make run` uses without an API key. The
+        # test stacks' default, the offline rules, would return `unknown`.
+        stack.start_worker(AI_PROVIDER="local")
         url = stack.api_url()
     try:
         with httpx.Client(base_url=url, timeout=15.0) as client:
@@ -107,10 +111,14 @@ def run(args: argparse.Namespace) -> int:
             )  # fmt: skip
     except FlowError as err:
         print(f"\n{err}", file=sys.stderr)
+        if stack is not None:
+            print(f"the local stack's logs are in {stack.log_dir}", file=sys.stderr)
         return 1
     finally:
         if stack is not None:
             stack.stop()
+    if stack is not None:
+        shutil.rmtree(stack.log_dir, ignore_errors=True)
 
     final = documents[-1]
     if args.json:
