@@ -79,7 +79,12 @@ class WastePipeline:
         self._reporter.begin()
         logger.info("job started job_id=%s", self._job_id)
         try:
-            result = self._run_stages()
+            try:
+                result = self._run_stages()
+            finally:
+                # Deleted before the outcome is written: once a phone sees its job
+                # end, the photo is gone from storage.
+                self._delete_upload()
         except JobCanceled:
             self._reporter.fail("canceled", context.messages.error(self._locale, "canceled"))
             self._log_end("canceled")
@@ -96,8 +101,6 @@ class WastePipeline:
             self._reporter.fail("internal_error", context.messages.error(self._locale, "internal_error"))
             logger.exception("job failed on an unexpected error job_id=%s", self._job_id)
             raise
-        finally:
-            self._delete_upload()
 
         self._reporter.finish(result)
         self._log_end("finished")
