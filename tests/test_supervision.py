@@ -43,8 +43,9 @@ def take_without_starting(queue: Queue) -> str:
 def test_stranded_job_waits_one_ttl(queue: Queue) -> None:
     take_without_starting(queue)
 
-    assert requeue_stranded(queue, now=1000.0) == []
-    assert requeue_stranded(queue, now=1000.0 + EXECUTION_TTL_S - 1) == []
+    now = time.time()
+    assert requeue_stranded(queue, now=now) == []
+    assert requeue_stranded(queue, now=now + EXECUTION_TTL_S - 1) == []
     assert queue.get_job_ids() == []
 
 
@@ -52,8 +53,9 @@ def test_stranded_job_goes_back_to_the_front(queue: Queue) -> None:
     stranded_id = take_without_starting(queue)
     waiting_id = queue.enqueue("builtins.len", "queued later").id
 
-    requeue_stranded(queue, now=1000.0)
-    requeued = requeue_stranded(queue, now=1000.0 + EXECUTION_TTL_S)
+    now = time.time()
+    requeue_stranded(queue, now=now)
+    requeued = requeue_stranded(queue, now=now + EXECUTION_TTL_S + 1)
 
     assert requeued == [stranded_id]
     assert queue.get_job_ids() == [stranded_id, waiting_id]
@@ -67,8 +69,9 @@ def test_started_job_is_left_alone(queue: Queue) -> None:
         Execution.create(job, ttl=60, pipeline=pipe)
         pipe.execute()
 
-    requeue_stranded(queue, now=1000.0)
-    requeued = requeue_stranded(queue, now=1000.0 + EXECUTION_TTL_S * 10)
+    now = time.time()
+    requeue_stranded(queue, now=now)
+    requeued = requeue_stranded(queue, now=now + EXECUTION_TTL_S * 10)
 
     assert requeued == []
     assert queue.connection.llen(queue.intermediate_queue_key) == 1
@@ -82,9 +85,8 @@ def test_job_lost_before_it_began_is_requeued(infrastructure: LocalStack) -> Non
     lifecycle.create(job_id, object_key(job_id), "ko", None, None)
     lifecycle.enqueue(job_id)
     queue = Queue(settings.queue_name, connection=connection, serializer=JSONSerializer)
-    # A worker took the job and RQ started it (so the id is in neither list);
-    # the worker died before the pipeline wrote `started`, so the job's own
-    # state is still `queued`.
+    # A worker took the job and RQ started it, so the id is in neither list.
+    # The worker died before the pipeline wrote `started`: the state is still `queued`.
     assert connection.lpop(queue.key) == job_id.encode()
     job = Job.fetch(job_id, connection=connection, serializer=JSONSerializer)
     with connection.pipeline() as pipe:
