@@ -143,11 +143,11 @@ class PhotoStorage:
                 response.release_conn()
         return ObjectHead(size=size, head=head)
 
-    def read(self, key: str, length: int | None = None) -> bytes:
-        """Read the object, or its first `length` bytes."""
+    def read(self, key: str) -> bytes:
+        """Read the whole object."""
         response = None
         try:
-            response = self._client.get_object(self._bucket, key, offset=0, length=length or 0)
+            response = self._client.get_object(self._bucket, key)
             return response.read()
         except STORAGE_ERRORS as err:
             raise DependencyError("storage_unavailable", detail=str(err)) from err
