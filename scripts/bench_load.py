@@ -493,13 +493,25 @@ class Phone:
         return response.status, body
 
     async def _send_with_retries(
-        self, step: str, method: str, url: str, timings: list[float], **kwargs: object
+        self,
+        step: str,
+        method: str,
+        url: str,
+        timings: list[float],
+        make_data: Callable[[], object] | None = None,
+        **kwargs: object,
     ) -> tuple[int, bytes, int]:
-        """Send a request until it gets a response that is not a 502/503/504; returns status, body and retries."""
+        """Send a request until it gets a response that is not a 502/503/504; returns status, body and retries.
+
+        `make_data` builds a fresh body for each attempt, for bodies that are
+        consumed when sent (aiohttp's FormData).
+        """
         last_problem = ""
         for attempt in range(MAX_REQUEST_ATTEMPTS):
             if attempt:
                 await asyncio.sleep(RETRY_DELAY_S)
+            if make_data is not None:
+                kwargs["data"] = make_data()
             try:
                 status, body = await self._send(method, url, timings, **kwargs)
             except (aiohttp.ClientError, asyncio.TimeoutError) as err:
@@ -521,30 +533,24 @@ class Phone:
         return _analyze_decoder.decode(body)
 
     async def _upload(self, descriptor: UploadDescriptor) -> None:
-        """Upload the photo with the presigned POST, again after a connection error or a 5xx, as a phone app would."""
-        if descriptor.method != "POST" or descriptor.fields is None:
+        """Upload the photo with the presigned POST, again after a connection error or a 502/503/504, as a phone app would."""
+        fields = descriptor.fields
+        if descriptor.method != "POST" or fields is None:
             raise FlowFailure(f"upload descriptor must be a presigned POST, got {descriptor.method}")
-        last_problem = ""
-        for attempt in range(MAX_REQUEST_ATTEMPTS):
-            if attempt:
-                self.record.upload_retries += 1
-                await asyncio.sleep(RETRY_DELAY_S)
-            form = aiohttp.FormData()
-            for name, value in descriptor.fields.items():
-                form.add_field(name, value)
+
+        def form() -> aiohttp.FormData:
+            data = aiohttp.FormData()
+            for name, value in fields.items():
+                data.add_field(name, value)
             # S3 reads the form fields up to the file, so the file goes last.
-            form.add_field("file", self._photo, filename="photo.jpg", content_type="image/jpeg")
-            try:
-                status, body = await self._send("POST", descriptor.url, self.record.upload_ms, data=form)
-            except (aiohttp.ClientError, asyncio.TimeoutError) as err:
-                last_problem = f"{type(err).__name__}: {err}"
-                continue
-            if status < 300:
-                return
-            last_problem = f"HTTP {status}: {body[:100].decode(errors='replace')!r}"
-            if status < 500:
-                break
-        raise FlowFailure(f"upload failed, last: {last_problem}")
+            data.add_field("file", self._photo, filename="photo.jpg", content_type="image/jpeg")
+            return data
+
+        status, body, self.record.upload_retries = await self._send_with_retries(
+            "upload", "POST", descriptor.url, self.record.upload_ms, make_data=form
+        )
+        if status >= 300:
+            raise FlowFailure(f"upload returned HTTP {status}: {body[:100].decode(errors='replace')!r}")
 
     async def _start(self, job_id: str) -> StatusDocument:
         # Start is idempotent: a repeated call returns the current status.
