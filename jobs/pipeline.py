@@ -82,8 +82,8 @@ class WastePipeline:
             try:
                 result = self._run_stages()
             finally:
-                # Deleted before the outcome is written: once a phone sees its job
-                # end, the photo is gone from storage.
+                # Deleted before the outcome is written, so that by the time a poll
+                # shows the job ended, its photo is gone from storage.
                 self._delete_upload()
         except JobCanceled:
             self._reporter.fail("canceled", context.messages.error(self._locale, "canceled"))

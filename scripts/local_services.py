@@ -130,6 +130,6 @@ def start_redis(port: int, log_path: Path | None = None) -> Service:
 def start_s3(port: int, log_path: Path | None = None) -> Service:
     env = dict(os.environ)
     service = Service("s3", s3_command(port), env=env, log_path=log_path).start()
-    # An unsigned GET / is S3's bucket listing, which moto answers without checking signatures.
+    # An unsigned GET / is S3's bucket listing, which moto returns without checking signatures.
     wait_until(lambda: http_ok(f"http://127.0.0.1:{port}/"), 30, f"local S3 on port {port}")
     return service

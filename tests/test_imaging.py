@@ -172,8 +172,8 @@ def test_large_photo_is_reduced_to_1568_pixels() -> None:
 
 
 
-def test_warm_up_imports_what_the_first_fingerprint_would() -> None:
-    # A fresh interpreter: this test process has imported SciPy long ago.
+def test_warm_up_imports_scipy_fft() -> None:
+    # A fresh interpreter, because this test process has already imported SciPy.
     check = (
         "import sys\n"
         "from jobs.pipeline import warm_up\n"
